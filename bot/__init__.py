@@ -1,0 +1,1 @@
+"""Channels over the answering service: the command line (composition root), web and Telegram."""

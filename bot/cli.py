@@ -1,0 +1,204 @@
+"""`exporta`: the command line, and the composition root (settings -> store -> service -> channel)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from prompts import message
+from retrieval.contract import Answer, Turn
+from retrieval.errors import ExportaError
+from retrieval.settings import Settings, load_settings
+
+logger = logging.getLogger("exporta")
+
+EXIT_FAILED_DOCUMENTS = 1
+EXIT_USER_ERROR = 2
+
+EXAMPLES = """ejemplos:
+  exporta ingest                       indexa corpus/ (solo lo que cambió)
+  exporta ingest informe.pdf --rebuild reconstruye el índice desde cero
+  exporta ask "que es agroideas"       responde con fuentes citadas
+  exporta ask                          modo conversación (Ctrl+D para salir)
+  exporta ask --json - < preguntas.txt una pregunta por línea, JSON Lines
+  exporta eval ../shared/eval/dev.jsonl
+"""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(data_dir=getattr(args, "data_dir", None))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.pipeline import ingest
+    from retrieval.embeddings import build_embedder
+    from retrieval.store import ChunkStore
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
+    store = ChunkStore.open(settings)
+    report = ingest(
+        paths,
+        store,
+        lambda: build_embedder(settings),
+        settings.embedding_model,
+        rebuild=args.rebuild,
+        progress=False if args.quiet else None,
+    )
+    for path, reason in report.failed:
+        print(f"ERROR {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return EXIT_FAILED_DOCUMENTS if report.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from retrieval.store import ChunkStore
+
+    settings = _settings(args)
+    store = ChunkStore.open(settings)
+    manifest = store.manifest()
+    print(f"Índice: {store.location}")
+    print(f"Modelo de embeddings: {store.embedding_model() or '(índice vacío)'}")
+    print(f"Documentos: {len(manifest)} · fragmentos: {sum(r.chunks for r in manifest.values())}")
+    for record in sorted(manifest.values(), key=lambda r: r.doc_id):
+        print(
+            f"- {record.doc_id}: {record.title} [{record.kind}, {record.year or 's/f'}] "
+            f"{record.chunks} fragmentos · sha256 {record.content_hash[:12]} · "
+            f"indexado {record.indexed_at}"
+        )
+    return 0
+
+
+def render_answer(answer: Answer) -> str:
+    lines = [answer.answer, "", message("answer.sources_heading")]
+    for source in answer.sources:
+        lines.append(f"[{source.n}] {source.citation()}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from retrieval.service import AnswerService
+
+    service = AnswerService.from_settings(_settings(args))
+    if args.question == "-" or (args.question is None and not sys.stdin.isatty()):
+        return _ask_lines(service, sys.stdin, args)
+    if args.question is None:
+        return _ask_interactive(service, args)
+    answer = service.answer(args.question, k=args.k)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else render_answer(answer))
+    return 0
+
+
+def _ask_lines(service, stream, args: argparse.Namespace) -> int:
+    """One question per input line; with --json, one JSON object per output line."""
+    status = 0
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            answer = service.answer(line, k=args.k)
+        except ExportaError as exc:
+            status = EXIT_USER_ERROR
+            out = {"question": line.strip(), "error": str(exc)}
+            print(json.dumps(out, ensure_ascii=False) if args.json else str(exc), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(render_answer(answer) + "\n", flush=True)
+    return status
+
+
+def _ask_interactive(service, args: argparse.Namespace) -> int:
+    print("Exporta · pregunta sobre los documentos de exportación (Ctrl+D para salir).")
+    history: list[Turn] = []
+    while True:
+        try:
+            question = input("\n¿Pregunta? > ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question.strip():
+            continue
+        try:
+            answer = service.answer(question, history, k=args.k)
+        except ExportaError as exc:
+            print(exc)
+            continue
+        history = [*history[-4:], Turn(answer.question, answer.answer)]
+        print(render_answer(answer))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from retrieval.evaluation import evaluate
+    from retrieval.service import AnswerService
+
+    service = AnswerService.from_settings(_settings(args))
+    report = evaluate(service, Path(args.gold), k=args.k)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exporta",
+        description="Exporta: responde preguntas de exportadores con los documentos oficiales "
+        "(PERX, PNMCE, estudios), siempre citando la fuente.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="muestra el registro detallado")
+    parser.add_argument("--data-dir", help="carpeta del índice (por defecto EXPORTA_DATA_DIR o ./data)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMANDO")
+
+    p = sub.add_parser("ingest", help="indexa documentos (.pdf, .txt, .md)",
+                       description="Indexa archivos o carpetas. Solo procesa lo nuevo o cambiado; "
+                       "quita del índice los documentos borrados de las carpetas indicadas.")  # fmt: skip
+    p.add_argument("paths", nargs="*", help="archivos o carpetas (por defecto EXPORTA_CORPUS_DIR o ./corpus)")
+    p.add_argument("--rebuild", action="store_true", help="borra el índice y lo reconstruye desde cero")
+    p.add_argument("-q", "--quiet", action="store_true", help="sin barra de progreso")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("status", help="muestra el índice: ubicación, modelo y documentos",
+                       description="Dónde está el índice, qué modelo lo construyó y qué documentos tiene.")  # fmt: skip
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ask", help="responde una pregunta con fuentes citadas",
+                       description="Responde en español con citas [n]. Sin pregunta abre una "
+                       "conversación; con '-' lee una pregunta por línea de la entrada estándar.")  # fmt: skip
+    p.add_argument("question", nargs="?", help="la pregunta, o '-' para leerlas de la entrada estándar")
+    p.add_argument("--json", action="store_true", help="imprime el contrato JSON (JSON Lines con '-')")
+    p.add_argument("-k", type=int, default=None, help="número de fuentes (por defecto 5)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="mide la calidad con preguntas de referencia (gold)",
+                       description="Pasa cada pregunta del archivo JSONL por el servicio y reporta "
+                       "hit@1/5/10, MRR@10, exactitud de claves, abstención y latencia.")  # fmt: skip
+    p.add_argument("gold", help="archivo JSONL de preguntas de referencia")
+    p.add_argument("-k", type=int, default=10, help="fuentes recuperadas por pregunta (por defecto 10)")
+    p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    try:
+        return args.func(args)
+    except ExportaError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Chunking that follows the documents' structure: sections, service cards, glossaries, tables.
+
+Paragraphs (and table rows) are the atomic units: a chunk never cuts one, except a prose paragraph
+longer than a whole chunk, which is cut between sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ingest.cleaning import clean_page, running_headers
+from ingest.loaders import LoadedDocument
+from retrieval.contract import Chunk
+from retrieval.text import count_words, split_sentences
+
+MIN_WORDS = 120
+MAX_WORDS = 350
+GLOSSARY_MAX_WORDS = 120
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-ZÁÉÍÓÚÑ¿].*)$")
+_CAPTION = re.compile(r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE)
+_FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
+_GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
+_FICHA_FIELDS = (
+    "Elemento", "Objetivo prioritario", "Lineamiento", "Nombre del servicio", "Tipo de servicio",
+    "Naturaleza del servicio", "Entrega del servicio", "Descripción del servicio",
+    "Proveedor del servicio", "Nivel", "Receptor del servicio", "Alcance del servicio",
+    "Estándares de cumplimiento", "Descripción del estándar", "Indicador de calidad",
+    "Indicador de cobertura",
+)  # fmt: skip
+
+
+@dataclass
+class Paragraph:
+    text: str
+    page: int | None
+    page_label: str | None
+    atomic: bool = False  # a service card or a table kept whole
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+
+@dataclass
+class Section:
+    path: list[str] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)
+
+    def enter(self, level: int, title: str) -> None:
+        while self.levels and self.levels[-1] >= level:
+            self.levels.pop()
+            self.path.pop()
+        self.levels.append(level)
+        self.path.append(title)
+
+    def label(self) -> str | None:
+        return " > ".join(self.path) or None
+
+
+def paragraphs_of(document: LoadedDocument) -> list[Paragraph]:
+    """Cleaned paragraphs of every page, with their page numbers."""
+    pages = [p.text for p in document.pages]
+    headers = running_headers(pages) if document.fmt != "md" else set()
+    return [
+        Paragraph(text, page.number, page.label)
+        for page in document.pages
+        for text in clean_page(page.text, headers)
+    ]
+
+
+def heading_of(text: str, fmt: str, repeated: frozenset[str] = frozenset()) -> tuple[int, str] | None:
+    """(level, title) when a paragraph is a heading, else None.
+
+    In text extracted from PDFs, upper-case lines that repeat are table column headers, not headings.
+    """
+    if "\n" in text or "...." in text or "…" in text:
+        return None
+    if fmt == "md":
+        match = _MD_HEADING.match(text)
+        if match:
+            return len(match.group(1)), match.group(2).replace("**", "").strip()
+        return None
+    if _CAPTION.match(text) and count_words(text) <= 25:
+        return 9, text
+    if count_words(text) > 14 or text.endswith((".", ",", ";")):
+        return None
+    match = _NUMBERED_HEADING.match(text)
+    if match:
+        return match.group(1).count(".") + 1, text
+    letters = [c for c in text if c.isalpha()]
+    if (
+        len(letters) >= 6
+        and sum(c.isupper() for c in letters) / len(letters) > 0.85
+        and text not in repeated
+    ):
+        return 1, text
+    return None
+
+
+def _is_ficha_row(text: str) -> bool:
+    return text.startswith(_FICHA_FIELDS)
+
+
+def chunk_document(
+    document: LoadedDocument,
+    doc_id: str,
+    title: str,
+    kind: str,
+    year: int | None,
+    region: str | None,
+) -> list[Chunk]:
+    """Structure-aware chunks of a loaded document, ready to embed."""
+    pieces = list(_pieces(paragraphs_of(document), document.fmt))
+    return [
+        Chunk(
+            chunk_id=f"{doc_id}-{document.content_hash[:8]}-{ordinal:04d}",
+            doc_id=doc_id,
+            text="\n".join(p.text for p in group),
+            title=title,
+            kind=kind,
+            year=year,
+            region=region,
+            page=group[0].page,
+            page_label=group[0].page_label,
+            section=section,
+            doc_hash=document.content_hash,
+            ordinal=ordinal,
+        )
+        for ordinal, (section, group) in enumerate(pieces)
+    ]
+
+
+def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[str | None, list[Paragraph]]]:
+    """Group paragraphs into (section label, paragraphs) chunks."""
+    counts = Counter(p.text for p in paragraphs)
+    repeated = frozenset(text for text, n in counts.items() if n > 1)
+    section = Section()
+    current: list[Paragraph] = []
+    index = 0
+    while index < len(paragraphs):
+        para = paragraphs[index]
+        heading = heading_of(para.text, fmt, repeated)
+        if heading:
+            yield from _flush(section, current)
+            current = []
+            section.enter(*heading)
+            index += 1
+            continue
+        if _FICHA_START.match(para.text):
+            yield from _flush(section, current)
+            card, index = _take_ficha(paragraphs, index)
+            yield section.label(), [card]
+            current = []
+            continue
+        limit = GLOSSARY_MAX_WORDS if _GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
+        for part in _split_long(para, limit):
+            size = sum(p.words for p in current)
+            if current and size + part.words > limit:
+                yield from _flush(section, current)
+                current = []
+            current.append(part)
+        index += 1
+    yield from _flush(section, current)
+
+
+def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[str | None, list[Paragraph]]]:
+    if current:
+        yield section.label(), list(current)
+
+
+def _take_ficha(paragraphs: list[Paragraph], start: int) -> tuple[Paragraph, int]:
+    """One service card ("FICHA DE SERVICIO") as a single atomic paragraph."""
+    first = paragraphs[start]
+    texts = [first.text]
+    index = start + 1
+    while index < len(paragraphs) and _is_ficha_row(paragraphs[index].text):
+        texts.append(paragraphs[index].text)
+        index += 1
+    return Paragraph("\n".join(texts), first.page, first.page_label, atomic=True), index
+
+
+def _split_long(para: Paragraph, limit: int) -> list[Paragraph]:
+    """A paragraph longer than a chunk, cut between rows or sentences; atomic ones stay whole."""
+    if para.atomic or para.words <= limit:
+        return [para]
+    units = para.text.split("\n") if "\n" in para.text else split_sentences(para.text)
+    parts: list[list[str]] = [[]]
+    for unit in units:
+        if parts[-1] and count_words(" ".join(parts[-1])) + count_words(unit) > limit:
+            parts.append([])
+        parts[-1].append(unit)
+    joiner = "\n" if "\n" in para.text else " "
+    return [Paragraph(joiner.join(p), para.page, para.page_label) for p in parts if p]

@@ -1,0 +1,154 @@
+"""Incremental indexing: skip unchanged documents, replace changed ones, delete removed ones.
+
+A document's manifest entry is written only after all its chunks are stored, so a run killed half-way
+leaves every document answerable in its previous version, and the next run finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ingest.catalog import CATALOG_FILE, describe, load_catalog
+from ingest.chunking import chunk_document
+from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
+from prompts import message
+from retrieval.contract import DocumentRecord
+from retrieval.embeddings import Embedder
+from retrieval.errors import DocumentRejected
+from retrieval.store import ChunkStore
+
+logger = logging.getLogger(__name__)
+
+EMBED_BATCH = 16
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, Spanish reason)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"Documentos: {len(self.added)} añadidos, {len(self.updated)} actualizados, "
+            f"{len(self.unchanged)} sin cambios, {len(self.removed)} eliminados, "
+            f"{len(self.failed)} con error. Fragmentos indexados: {self.chunks}. "
+            f"Tiempo: {self.seconds:.1f} s."
+        )
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to index under the given paths, and the named paths that cannot be indexed."""
+    files: list[Path] = []
+    failed: list[tuple[str, str]] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not p.name.startswith(".")
+                and p.name != CATALOG_FILE
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            failed.append((str(path), message("ingest.missing_path")))
+    return files, failed
+
+
+def _covers(paths: list[Path], source: str) -> bool:
+    """Whether a previously indexed file lies under one of the paths of this run."""
+    source_path = Path(source)
+    return any(source_path == p or p in source_path.parents for p in paths)
+
+
+def ingest(
+    paths: list[Path],
+    store: ChunkStore,
+    embedder_factory: Callable[[], Embedder],
+    model_identity: str,
+    rebuild: bool = False,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the index in line with the documents under `paths`."""
+    started = time.perf_counter()
+    paths = [p.resolve() for p in paths]
+    report = IngestReport()
+    files, report.failed = discover(paths)
+    if rebuild:
+        store.drop()
+    store.open_for_writing(model_identity)
+    store.purge_stale()
+    manifest = store.manifest()
+    catalog = load_catalog(sorted({f.parent for f in files}))
+
+    pending = []  # (path, info, digest) of new or changed documents
+    seen: set[str] = set()
+    for path in files:
+        info = describe(path, catalog)
+        seen.add(info.doc_id)
+        digest = content_hash(path)
+        previous = manifest.get(info.doc_id)
+        if previous and previous.content_hash == digest:
+            report.unchanged.append(info.doc_id)
+        else:
+            pending.append((path, info, digest))
+
+    chunked = []
+    for path, info, _digest in pending:
+        try:
+            document = load_document(path)
+        except DocumentRejected as exc:
+            report.failed.append((str(path), str(exc)))
+            continue
+        chunks = chunk_document(document, info.doc_id, info.title, info.kind, info.year, info.region)
+        chunked.append((path, info, document.content_hash, chunks))
+
+    embedder = embedder_factory() if chunked else None
+    total = sum(len(c) for *_, c in chunked)
+    with tqdm(total=total, unit="frag", desc="Indexando", disable=None if progress is None else not progress) as bar:
+        for path, info, digest, chunks in chunked:
+            bar.set_postfix_str(info.doc_id)
+            vectors = []
+            for start in range(0, len(chunks), EMBED_BATCH):
+                batch = chunks[start : start + EMBED_BATCH]
+                vectors.append(embedder.embed_passages([c.indexed_text for c in batch]))
+                bar.update(len(batch))
+            store.add(chunks, np.concatenate(vectors))
+            record = DocumentRecord(
+                doc_id=info.doc_id,
+                title=info.title,
+                kind=info.kind,
+                year=info.year,
+                region=info.region,
+                source=str(path),
+                content_hash=digest,
+                chunks=len(chunks),
+                indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            store.commit_document(record)
+            (report.updated if info.doc_id in manifest else report.added).append(info.doc_id)
+            report.chunks += len(chunks)
+
+    for doc_id, record in manifest.items():
+        if doc_id not in seen and _covers(paths, record.source):
+            store.remove_document(doc_id)
+            report.removed.append(doc_id)
+    store.purge_stale()
+    report.seconds = time.perf_counter() - started
+    logger.info("%s", report.summary())
+    return report

@@ -1,0 +1,113 @@
+"""The few types every layer shares: what is indexed, what is cited, what is answered."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One indexed passage of a document, with the metadata needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    title: str
+    kind: str
+    year: int | None
+    region: str | None
+    page: int | None
+    page_label: str | None
+    section: str | None
+    doc_hash: str
+    ordinal: int
+
+    @property
+    def context(self) -> str:
+        """Title and section path, prepended to the text for embedding and BM25."""
+        parts = [self.title] + ([self.section] if self.section else [])
+        return " > ".join(parts)
+
+    @property
+    def indexed_text(self) -> str:
+        return f"{self.context}\n{self.text}"
+
+    def metadata(self) -> dict[str, Any]:
+        """Chroma metadata: scalars only, no None values."""
+        data = asdict(self)
+        del data["text"], data["chunk_id"]
+        return {k: v for k, v in data.items() if v is not None}
+
+    @classmethod
+    def from_store(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        return cls(
+            chunk_id=chunk_id,
+            doc_id=meta["doc_id"],
+            text=text,
+            title=meta["title"],
+            kind=meta.get("kind", "documento"),
+            year=meta.get("year"),
+            region=meta.get("region"),
+            page=meta.get("page"),
+            page_label=meta.get("page_label"),
+            section=meta.get("section"),
+            doc_hash=meta["doc_hash"],
+            ordinal=meta.get("ordinal", 0),
+        )
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """The manifest entry of one indexed document."""
+
+    doc_id: str
+    title: str
+    kind: str
+    year: int | None
+    region: str | None
+    source: str
+    content_hash: str
+    chunks: int
+    indexed_at: str
+
+
+@dataclass
+class Source:
+    n: int
+    doc_id: str
+    title: str
+    page: int | None
+    section: str | None
+    chunk_id: str
+    text: str
+    score: float
+
+    def citation(self) -> str:
+        """Where the passage is, for people: page when known, else the section."""
+        if self.page is not None:
+            return f"{self.title}, p. {self.page}"
+        if self.section:
+            return f"{self.title}, {self.section}"
+        return self.title
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    sources: list[Source] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON answer contract shared by the CLI and the web API."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation, for follow-up questions."""
+
+    question: str
+    answer: str = ""

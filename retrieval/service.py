@@ -1,0 +1,124 @@
+"""The answering service every channel calls: `AnswerService.answer(question, history) -> Answer`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from prompts import message
+from retrieval.answerer import Answerer, ExtractiveAnswerer
+from retrieval.contract import Answer, DocumentRecord, Source, Turn
+from retrieval.embeddings import Embedder, build_embedder
+from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.hybrid import HybridRetriever, Retrieved
+from retrieval.settings import Settings
+from retrieval.store import ChunkStore
+from retrieval.text import content_terms
+
+logger = logging.getLogger(__name__)
+
+# Abstain when neither ranking gives real support (tuned on the dev set, see README "Calidad").
+MIN_DENSE_SIMILARITY = 0.80
+MIN_TERM_COVERAGE = 0.45
+FOLLOW_UP_MAX_TERMS = 3
+
+
+class AnswerService:
+    """Validates the question, retrieves, decides whether to abstain and composes a cited answer."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        settings: Settings,
+        answerer: Answerer | None = None,
+    ) -> None:
+        store.check_model(embedder.identity)
+        chunks = store.live_chunks()
+        if not chunks:
+            raise IndexMissing("errors.index_missing", location=store.location)
+        self.settings = settings
+        self.store = store
+        self.retriever = HybridRetriever(store, embedder, chunks)
+        self.answerer = answerer or ExtractiveAnswerer(
+            self.retriever.term_weights, settings.max_answer_chars
+        )
+        logger.info("Index opened: %d chunks from %s", len(chunks), store.location)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnswerService:
+        """Open the configured store and embedding model (the composition root calls this)."""
+        store = ChunkStore.open(settings)
+        store.check_model(settings.embedding_model)  # fail fast, before loading the model
+        return cls(store, build_embedder(settings), settings)
+
+    def documents(self) -> list[DocumentRecord]:
+        return sorted(self.store.manifest().values(), key=lambda r: r.doc_id)
+
+    def validate(self, question: str) -> str:
+        question = " ".join(question.split())
+        if not question:
+            raise InvalidQuestion("errors.empty_question")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
+        return question
+
+    def answer(
+        self, question: str, history: Sequence[Turn] | None = None, k: int | None = None
+    ) -> Answer:
+        """A cited answer to the question, or an honest abstention with the nearest sources."""
+        started = time.perf_counter()
+        question = self.validate(question)
+        query = self._with_context(question, history or [])
+        retrieved = self.retriever.retrieve(query, k or self.settings.top_k)
+        retrieved_at = time.perf_counter()
+        sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
+        abstained = self._should_abstain(query, retrieved)
+        text = "" if abstained else self.answerer.compose(query, sources)
+        if not text:
+            abstained, text = True, message("answer.abstain")
+        done = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=text,
+            abstained=abstained,
+            sources=sources,
+            timings_ms={
+                "retrieve": round((retrieved_at - started) * 1000, 2),
+                "answer": round((done - retrieved_at) * 1000, 2),
+                "total": round((done - started) * 1000, 2),
+            },
+        )
+
+    def _with_context(self, question: str, history: Sequence[Turn]) -> str:
+        """An elliptical follow-up ("¿y en 2025?") borrows the previous question's topic."""
+        if history and len(content_terms(question)) <= FOLLOW_UP_MAX_TERMS:
+            return f"{history[-1].question} {question}"
+        return question
+
+    def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
+        if not retrieved:
+            return True
+        best_dense = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
+        weights = self.retriever.term_weights
+        terms = set(content_terms(query))
+        total = sum(weights.get(t, 0.0) for t in terms) or 1.0
+        top_terms = set(content_terms(retrieved[0].chunk.indexed_text))
+        coverage = sum(weights.get(t, 0.0) for t in terms & top_terms) / total
+        return best_dense < MIN_DENSE_SIMILARITY and coverage < MIN_TERM_COVERAGE
+
+
+def _source(n: int, retrieved: Retrieved) -> Source:
+    chunk = retrieved.chunk
+    return Source(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        page=chunk.page,
+        section=chunk.section,
+        chunk_id=chunk.chunk_id,
+        text=chunk.text,
+        score=round(retrieved.score, 6),
+    )
