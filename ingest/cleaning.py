@@ -4,7 +4,7 @@ import re
 import unicodedata
 from collections import Counter
 
-_HYPHENATED = re.compile(r"(\w)-[ \t]*\n[ \t]*([a-záéíóúüñ])")
+_HYPHENATED = re.compile(r"(\w)-[ \t]*\n(?:[ \t]*\n)?[ \t]*([a-záéíóúüñ])")
 _SPACES = re.compile(r"[ \t\u00a0\u2002\u2003\u2009]+")
 _TABLE_GAP = re.compile(r"\S(\t| {3,})\S")
 _PAGE_NUMBER = re.compile(r"^(?:p[aá]g(?:ina)?\.?\s*)?(\d{1,3})(?:\s+(\d{1,3}))?$", re.IGNORECASE)

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+_TAB_MASK = "\x1e"
+_SPACE_AROUND_TAB = re.compile(r" *\t *")
 _HTML_BLOCKS = ("p", "li", "ol", "ul", "br", "div", "tr", "table", "h1", "h2", "h3", "h4")
 
 
@@ -107,10 +109,11 @@ def strip_html(markdown: str) -> str:
 
 
 def _strip_line(line: str) -> str:
-    soup = BeautifulSoup(line, "html.parser")
+    # Tabs separate table cells; the parser would fold them into spaces, so they travel masked.
+    soup = BeautifulSoup(line.replace("\t", _TAB_MASK), "html.parser")
     for tag in soup.find_all(_HTML_BLOCKS):
         tag.insert_before(" ")
         tag.insert_after(" ")
     for tag in soup.find_all("sup"):
         tag.insert_before(" ")
-    return soup.get_text()
+    return _SPACE_AROUND_TAB.sub("\t", soup.get_text().replace(_TAB_MASK, "\t"))

@@ -28,6 +28,8 @@ from retrieval.store import ChunkStore
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
+# Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -103,7 +105,7 @@ def ingest(
         seen.add(info.doc_id)
         digest = content_hash(path)
         previous = manifest.get(info.doc_id)
-        if previous and previous.content_hash == digest:
+        if previous and previous.content_hash == digest and previous.pipeline == PIPELINE_VERSION:
             report.unchanged.append(info.doc_id)
         else:
             pending.append((path, info, digest))
@@ -139,6 +141,7 @@ def ingest(
                 content_hash=digest,
                 chunks=len(chunks),
                 indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                pipeline=PIPELINE_VERSION,
             )
             store.commit_document(record)
             (report.updated if info.doc_id in manifest else report.added).append(info.doc_id)

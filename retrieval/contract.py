@@ -70,6 +70,7 @@ class DocumentRecord:
     content_hash: str
     chunks: int
     indexed_at: str
+    pipeline: str = ""  # version of cleaning + chunking that produced the chunks
 
 
 @dataclass

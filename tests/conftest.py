@@ -1,0 +1,111 @@
+"""Shared fixtures: a small Spanish fixture corpus, a real PDF, and one real index per session.
+
+The network fails loudly: any test that tries to reach a host other than loopback errors out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+PDF_PAGES = [
+    [
+        "Estudio demo de exportación de moluscos",
+        "La población de pescadores artesanales de la región se estima en 1,700.",
+        "El crecimiento desde 1995 ha sido del orden del 244%.",
+    ],
+    [
+        "Cuadro N° 1 Metas de asistencia técnica",
+        "ACCIÓN                      2008        2009",
+        "Asistencia técnica          20%         90%",
+        "La promoción de la Internaciona-",
+        "lización de la acuicultura requiere apoyo crediticio del FONDEPES.",
+    ],
+    [
+        "China exige requisitos zoo-fitosanitarios que se definen con acuerdos entre gobiernos.",
+    ],
+]
+
+
+def build_pdf(path: Path, pages: list[list[str]], user_password: str | None = None) -> Path:
+    """A real PDF with one text line per entry, written with fpdf2 (page footers numbered)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=11)
+    if user_password:
+        pdf.set_encryption(owner_password="propietario", user_password=user_password)
+    for number, lines in enumerate(pages, start=1):
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(-15)
+        pdf.cell(0, 8, str(number), align="C")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests talk to 127.0.0.1 only; anything else is a bug."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+def make_corpus(folder: Path) -> Path:
+    """Copy the fixture documents into `folder` and add the generated multi-page PDF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in FIXTURE_CORPUS.iterdir():
+        shutil.copy(source, folder / source.name)
+    build_pdf(folder / "estudio-moluscos-demo.pdf", PDF_PAGES)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default embedding model (bundled e5), loaded once."""
+    from retrieval.embeddings import E5Embedder
+
+    return E5Embedder()
+
+
+@pytest.fixture(scope="session")
+def indexed(tmp_path_factory, embedder):
+    """(settings, corpus folder) of a real index of the fixture corpus, built once per session."""
+    from ingest.pipeline import ingest
+    from retrieval.settings import load_settings
+    from retrieval.store import ChunkStore
+
+    root = tmp_path_factory.mktemp("indexed")
+    corpus = make_corpus(root / "corpus")
+    settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
+    report = ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    assert not report.failed, report.failed
+    return settings, corpus
+
+
+@pytest.fixture(scope="session")
+def service(indexed, embedder):
+    """A real AnswerService over the fixture index (read-only: do not ingest into it)."""
+    from retrieval.service import AnswerService
+    from retrieval.store import ChunkStore
+
+    settings, _ = indexed
+    return AnswerService(ChunkStore.open(settings), embedder, settings)
