@@ -108,6 +108,7 @@ def _is_ficha_row(text: str) -> bool:
 
 def chunk_document(
     document: LoadedDocument,
+    version: str,
     doc_id: str,
     title: str,
     kind: str,
@@ -118,7 +119,7 @@ def chunk_document(
     pieces = list(_pieces(paragraphs_of(document), document.fmt))
     return [
         Chunk(
-            chunk_id=f"{doc_id}-{document.content_hash[:8]}-{ordinal:04d}",
+            chunk_id=f"{doc_id}-{version}-{ordinal:04d}",
             doc_id=doc_id,
             text="\n".join(p.text for p in group),
             title=title,
@@ -128,7 +129,7 @@ def chunk_document(
             page=group[0].page,
             page_label=group[0].page_label,
             section=section,
-            doc_hash=document.content_hash,
+            doc_version=version,
             ordinal=ordinal,
         )
         for ordinal, (section, group) in enumerate(pieces)

@@ -20,7 +20,7 @@ from ingest.catalog import CATALOG_FILE, describe, load_catalog
 from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
 from prompts import message
-from retrieval.contract import DocumentRecord
+from retrieval.contract import DocumentRecord, document_version
 from retrieval.embeddings import Embedder
 from retrieval.errors import DocumentRejected
 from retrieval.store import ChunkStore
@@ -117,7 +117,10 @@ def ingest(
         except DocumentRejected as exc:
             report.failed.append((str(path), str(exc)))
             continue
-        chunks = chunk_document(document, info.doc_id, info.title, info.kind, info.year, info.region)
+        version = document_version(document.content_hash, PIPELINE_VERSION)
+        chunks = chunk_document(
+            document, version, info.doc_id, info.title, info.kind, info.year, info.region
+        )
         chunked.append((path, info, document.content_hash, chunks))
 
     embedder = embedder_factory() if chunked else None

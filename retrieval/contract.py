@@ -20,7 +20,7 @@ class Chunk:
     page: int | None
     page_label: str | None
     section: str | None
-    doc_hash: str
+    doc_version: str  # content hash + pipeline version of the document this chunk belongs to
     ordinal: int
 
     @property
@@ -52,7 +52,7 @@ class Chunk:
             page=meta.get("page"),
             page_label=meta.get("page_label"),
             section=meta.get("section"),
-            doc_hash=meta["doc_hash"],
+            doc_version=meta["doc_version"],
             ordinal=meta.get("ordinal", 0),
         )
 
@@ -71,6 +71,15 @@ class DocumentRecord:
     chunks: int
     indexed_at: str
     pipeline: str = ""  # version of cleaning + chunking that produced the chunks
+
+    @property
+    def version(self) -> str:
+        """What makes a document version: its bytes and the pipeline that chunked them."""
+        return document_version(self.content_hash, self.pipeline)
+
+
+def document_version(content_hash: str, pipeline: str) -> str:
+    return f"{content_hash[:16]}.{pipeline}"
 
 
 @dataclass

@@ -166,7 +166,7 @@ class ChunkStore:
             chunk_id
             for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True)
             if (record := manifest.get(meta["doc_id"])) is None
-            or record.content_hash != meta["doc_hash"]
+            or record.version != meta["doc_version"]
         ]
         for start in range(0, len(stale), _BATCH):
             collection.delete(ids=stale[start : start + _BATCH])
@@ -206,7 +206,7 @@ class ChunkStore:
 
 def _is_live(meta: dict, manifest: dict[str, DocumentRecord]) -> bool:
     record = manifest.get(meta["doc_id"])
-    return record is not None and record.content_hash == meta["doc_hash"]
+    return record is not None and record.version == meta["doc_version"]
 
 
 def _short(exc: Exception) -> str:
