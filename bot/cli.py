@@ -26,6 +26,8 @@ EXAMPLES = """ejemplos:
   exporta ask                          modo conversación (Ctrl+D para salir)
   exporta ask --json - < preguntas.txt una pregunta por línea, JSON Lines
   exporta eval ../shared/eval/dev.jsonl
+  exporta telegram                     bot de Telegram (EXPORTA_TELEGRAM_TOKEN)
+  exporta serve --port 8000            página web y API en http://127.0.0.1:8000/
 """
 
 
@@ -143,6 +145,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.data_dir:  # worker processes read their settings from the environment
+        os.environ["EXPORTA_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    settings = load_settings(host=args.host, port=args.port, workers=args.workers)
+    log_level = "info" if args.verbose else "warning"
+    url = f"http://{settings.host}:{settings.port}/"
+    print(f"Exporta en {url} (API en {url}docs). Ctrl+C para detener.", flush=True)
+    if settings.workers > 1:
+        uvicorn.run("bot.cli:web_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=log_level)  # fmt: skip
+    else:
+        uvicorn.run(web_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    return 0
+
+
+def web_app(settings: Settings | None = None):
+    """The web app over the configured index (also uvicorn's factory for `--workers N`)."""
+    from bot.web import create_app
+    from retrieval.errors import IndexMissing
+    from retrieval.service import AnswerService
+
+    settings = settings or load_settings()
+    try:
+        service = AnswerService.from_settings(settings)
+    except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
+        print(f"Aviso: {exc}", file=sys.stderr, flush=True)
+        service = None
+    return create_app(service, settings)
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.telegram import build_application
+    from bot.telegram.redaction import redact_secrets_in_logs
+    from retrieval.errors import ConfigurationError
+    from retrieval.service import AnswerService
+
+    settings = _settings(args)
+    token = settings.telegram_token.get_secret_value()
+    if not token:
+        raise ConfigurationError("telegram.token_missing")
+    redact_secrets_in_logs(token, settings.telegram_webhook_secret.get_secret_value())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, token included
+    application = build_application(AnswerService.from_settings(settings), settings)
+    print(message("telegram.polling_started"), file=sys.stderr, flush=True)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken as exc:
+        raise ConfigurationError("telegram.token_invalid") from exc
+    except NetworkError as exc:  # unreachable at start-up; later network errors are retried
+        url = settings.telegram_base_url or "https://api.telegram.org"
+        raise ConfigurationError("telegram.unreachable", url=url, reason=exc) from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exporta",
@@ -182,6 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="fuentes recuperadas por pregunta (por defecto 10)")
     p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="abre la página web y la API JSON",
+                       description="Sirve la página de preguntas (/), la API JSON (/api/ask, "
+                       "/api/ask/stream, /api/documents) y su documentación (/docs).")  # fmt: skip
+    p.add_argument("--host", help="dirección de escucha (por defecto EXPORTA_HOST o 127.0.0.1)")
+    p.add_argument("--port", type=int, help="puerto (por defecto EXPORTA_PORT o 8000)")
+    p.add_argument("--workers", type=int, help="procesos (por defecto EXPORTA_WORKERS o 1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("telegram", help="atiende el bot de Telegram (long polling)",
+                       description="Responde en Telegram con las mismas fuentes citadas. Necesita "
+                       "EXPORTA_TELEGRAM_TOKEN (de @BotFather); EXPORTA_TELEGRAM_BASE_URL apunta a "
+                       "un servidor propio de la Bot API.")  # fmt: skip
+    p.set_defaults(func=cmd_telegram)
     return parser
 
 

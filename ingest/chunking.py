@@ -23,6 +23,7 @@ GLOSSARY_MAX_WORDS = 120
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-ZÁÉÍÓÚÑ¿].*)$")
 _CAPTION = re.compile(r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE)
+_YEARS_ROW = re.compile(r"^(?:[A-Za-zñÑ]+\t)?((?:19|20)\d\d(?:[\t ]+(?:19|20)\d\d)+)$")
 _FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
 _GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
 _FICHA_FIELDS = (
@@ -50,8 +51,15 @@ class Paragraph:
 class Section:
     path: list[str] = field(default_factory=list)
     levels: list[int] = field(default_factory=list)
+    columns: str | None = None  # years heading the current table, e.g. "2018\t2021\t2025"
+
+    def note_columns(self, text: str) -> None:
+        for line in text.split("\n"):
+            if match := _YEARS_ROW.match(line):
+                self.columns = "\t".join(match.group(1).split())
 
     def enter(self, level: int, title: str) -> None:
+        self.columns = None
         while self.levels and self.levels[-1] >= level:
             self.levels.pop()
             self.path.pop()
@@ -128,16 +136,25 @@ def chunk_document(
             region=region,
             page=group[0].page,
             page_label=group[0].page_label,
-            section=section,
+            section=section.label,
             doc_version=version,
             ordinal=ordinal,
+            columns=section.columns,
         )
         for ordinal, (section, group) in enumerate(pieces)
     ]
 
 
-def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[str | None, list[Paragraph]]]:
-    """Group paragraphs into (section label, paragraphs) chunks."""
+@dataclass(frozen=True)
+class Place:
+    """Where a chunk sits: its section path and the years heading its table rows."""
+
+    label: str | None
+    columns: str | None
+
+
+def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list[Paragraph]]]:
+    """Group paragraphs into (place, paragraphs) chunks."""
     counts = Counter(p.text for p in paragraphs)
     repeated = frozenset(text for text, n in counts.items() if n > 1)
     section = Section()
@@ -155,9 +172,10 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[str | None,
         if _FICHA_START.match(para.text):
             yield from _flush(section, current)
             card, index = _take_ficha(paragraphs, index)
-            yield section.label(), [card]
+            yield Place(section.label(), None), [card]
             current = []
             continue
+        section.note_columns(para.text)
         limit = GLOSSARY_MAX_WORDS if _GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
         for part in _split_long(para, limit):
             size = sum(p.words for p in current)
@@ -169,9 +187,9 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[str | None,
     yield from _flush(section, current)
 
 
-def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[str | None, list[Paragraph]]]:
+def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[Place, list[Paragraph]]]:
     if current:
-        yield section.label(), list(current)
+        yield Place(section.label(), section.columns), list(current)
 
 
 def _take_ficha(paragraphs: list[Paragraph], start: int) -> tuple[Paragraph, int]:

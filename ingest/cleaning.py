@@ -7,6 +7,7 @@ from collections import Counter
 _HYPHENATED = re.compile(r"(\w)-[ \t]*\n(?:[ \t]*\n)?[ \t]*([a-záéíóúüñ])")
 _SPACES = re.compile(r"[ \t\u00a0\u2002\u2003\u2009]+")
 _TABLE_GAP = re.compile(r"\S(\t| {3,})\S")
+_CELL_GAP = re.compile(r"[ \u00a0]*(?:\t| {3,})[ \t\u00a0]*")
 _PAGE_NUMBER = re.compile(r"^(?:p[aá]g(?:ina)?\.?\s*)?(\d{1,3})(?:\s+(\d{1,3}))?$", re.IGNORECASE)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 
@@ -61,7 +62,10 @@ def clean_page(text: str, headers: set[str] = frozenset()) -> list[str]:
             line = _SPACES.sub(" ", raw).strip()
             if not line or is_page_number(line) or _is_header(line, headers):
                 continue
-            lines.append(TABLE_ROW_MARK + line if _TABLE_GAP.search(raw) else line)
+            if _TABLE_GAP.search(raw):  # a table row: one tab between cells, nothing else
+                cells = [_SPACES.sub(" ", c).strip() for c in _CELL_GAP.split(raw.strip())]
+                line = TABLE_ROW_MARK + "\t".join(c for c in cells if c)
+            lines.append(line)
         if lines:
             paragraphs.append(_join_lines(lines))
     return paragraphs

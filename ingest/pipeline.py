@@ -20,7 +20,7 @@ from ingest.catalog import CATALOG_FILE, describe, load_catalog
 from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
 from prompts import message
-from retrieval.contract import DocumentRecord, document_version
+from retrieval.contract import Chunk, DocumentRecord, document_version
 from retrieval.embeddings import Embedder
 from retrieval.errors import DocumentRejected
 from retrieval.store import ChunkStore
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
 # Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass
@@ -52,19 +52,20 @@ class IngestReport:
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files to index under the given paths, and the named paths that cannot be indexed."""
+    """Files to index under the given paths, and the files or paths that cannot be indexed."""
     files: list[Path] = []
     failed: list[tuple[str, str]] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not p.name.startswith(".")
-                and p.name != CATALOG_FILE
-            )
+            for p in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in p.relative_to(path).parts)
+                if not p.is_file() or hidden or p.name == CATALOG_FILE:
+                    continue
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(p)
+                else:  # say so: a .docx dropped in the corpus folder must not vanish silently
+                    suffix = p.suffix.lower() or "sin extensión"
+                    failed.append((str(p), message("ingest.unsupported_type", suffix=suffix)))
         elif path.is_file():
             files.append(path)
         else:
@@ -128,12 +129,7 @@ def ingest(
     with tqdm(total=total, unit="frag", desc="Indexando", disable=None if progress is None else not progress) as bar:
         for path, info, digest, chunks in chunked:
             bar.set_postfix_str(info.doc_id)
-            vectors = []
-            for start in range(0, len(chunks), EMBED_BATCH):
-                batch = chunks[start : start + EMBED_BATCH]
-                vectors.append(embedder.embed_passages([c.indexed_text for c in batch]))
-                bar.update(len(batch))
-            store.add(chunks, np.concatenate(vectors))
+            store.add(chunks, _embed(chunks, store, embedder, bar))
             record = DocumentRecord(
                 doc_id=info.doc_id,
                 title=info.title,
@@ -158,3 +154,16 @@ def ingest(
     report.seconds = time.perf_counter() - started
     logger.info("%s", report.summary())
     return report
+
+
+def _embed(chunks: list[Chunk], store: ChunkStore, embedder: Embedder, bar: tqdm) -> np.ndarray:
+    """Vectors for the chunks, reusing stored ones for text that was embedded before."""
+    known = store.vectors_for(sorted({c.text_hash for c in chunks}))
+    missing = [c for c in chunks if c.text_hash not in known]
+    bar.update(len(chunks) - len(missing))
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        vectors = embedder.embed_passages([c.indexed_text for c in batch])
+        known.update((c.text_hash, v) for c, v in zip(batch, vectors, strict=True))
+        bar.update(len(batch))
+    return np.stack([known[c.text_hash] for c in chunks])

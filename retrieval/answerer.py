@@ -6,15 +6,22 @@ numbered sources and returns the answer text with [n] citations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from retrieval.contract import Source
+from retrieval.glossary import Glossary
+from retrieval.query import QuestionType, classify, years_in
 from retrieval.text import content_terms, split_sentences
 
 MAX_UNIT_CHARS = 300
 SOURCES_READ = 4
+RANK_PRIOR = 0.15
+_NUMBER = re.compile(r"\d")
+_ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
+_SHORT_CELL = 120
 
 
 class Answerer(Protocol):
@@ -26,24 +33,57 @@ class Candidate:
     text: str
     n: int
     score: float
-    position: tuple[int, int]
 
 
 class ExtractiveAnswerer:
-    """Picks the sentences and table rows that best cover the question's terms, citing each."""
+    """Quotes the sentences and table rows that best answer the question, citing each."""
 
-    def __init__(self, term_weights: Mapping[str, float], max_chars: int = 600) -> None:
+    def __init__(
+        self, term_weights: Mapping[str, float], glossary: Glossary, max_chars: int = 600
+    ) -> None:
         self._weights = term_weights
         self._default_weight = max(term_weights.values(), default=1.0)
+        self._glossary = glossary
         self._max_chars = max_chars
 
     def weight(self, term: str) -> float:
         return self._weights.get(term, self._default_weight)
 
-    def candidates(self, question: str, sources: list[Source]) -> list[Candidate]:
-        """Every unit of the first sources, scored by the weight of the question terms it holds."""
+    def compose(self, question: str, sources: list[Source]) -> str:
+        kind = classify(question)
+        parts = self.definitions(question, sources) if kind is QuestionType.DEFINITION else []
+        used = sum(len(p) + 1 for p in parts)
+        for candidate in self.candidates(question, sources, kind):
+            piece = f"{candidate.text} [{candidate.n}]"
+            if any(candidate.text in p or p.startswith(candidate.text) for p in parts):
+                continue
+            if parts and used + len(piece) + 1 > self._max_chars:
+                continue
+            parts.append(piece)
+            used += len(piece) + 1
+            if used > self._max_chars * 0.8:
+                break
+        return " ".join(parts)
+
+    def definitions(self, question: str, sources: list[Source]) -> list[str]:
+        """'ACR (document): expansion [n]' for each acronym the question names, per document."""
+        by_chunk = {s.chunk_id: s.n for s in sources}
+        lines = []
+        for acronym in self._glossary.subjects(question):
+            entries = [e for e in self._glossary.lookup(acronym) if e.chunk_id in by_chunk]
+            for entry in entries:
+                where = f" ({entry.title})" if len(entries) > 1 else ""
+                lines.append(f"{entry.acronym}{where}: {entry.expansion}. [{by_chunk[entry.chunk_id]}]")
+        return lines
+
+    def candidates(
+        self, question: str, sources: list[Source], kind: QuestionType | None = None
+    ) -> list[Candidate]:
+        """Every unit of the first sources, scored by the question terms it holds and its type."""
+        kind = kind or classify(question)
         query = set(content_terms(question))
         total = sum(self.weight(t) for t in query) or 1.0
+        asked_years = set(years_in(question))
         found = []
         for rank, source in enumerate(sources[:SOURCES_READ]):
             units = split_sentences(source.text)
@@ -51,26 +91,33 @@ class ExtractiveAnswerer:
                 matched = query & set(content_terms(unit))
                 if not matched:
                     continue
-                coverage = sum(self.weight(t) for t in matched) / total
-                score = coverage + 0.15 / (rank + 1)
                 text = unit
-                if len(unit) < 60 and i + 1 < len(units):  # a table cell: add the next cell
-                    text = f"{unit} {units[i + 1]}"
-                found.append(Candidate(_trim(text, query), source.n, score, (rank, i)))
+                following = units[i + 1] if i + 1 < len(units) else ""
+                if following and len(following) < _SHORT_CELL and _wants_next(unit, following, kind):
+                    text = f"{unit} {following}"  # a table row's action followed by its cells
+                score = sum(self.weight(t) for t in matched) / total + RANK_PRIOR / (rank + 1)
+                score += _type_bonus(text, kind, asked_years)
+                found.append(Candidate(_trim(text, query), source.n, score))
         return sorted(found, key=lambda c: c.score, reverse=True)
 
-    def compose(self, question: str, sources: list[Source]) -> str:
-        parts: list[str] = []
-        used = 0
-        for candidate in self.candidates(question, sources):
-            piece = f"{candidate.text} [{candidate.n}]"
-            if any(candidate.text in p for p in parts):
-                continue
-            if parts and used + len(piece) + 1 > self._max_chars:
-                break
-            parts.append(piece)
-            used += len(piece) + 1
-        return " ".join(parts)
+
+def _wants_next(unit: str, following: str, kind: QuestionType) -> bool:
+    if len(unit) < 60:
+        return True
+    if kind is QuestionType.TARGET:
+        return not _NUMBER.search(unit) and bool(_NUMBER.search(following))
+    if kind is QuestionType.RESPONSIBLE:
+        return bool(_ENTITY.search(following))
+    return False
+
+
+def _type_bonus(text: str, kind: QuestionType, asked_years: set[str]) -> float:
+    if kind is QuestionType.TARGET:
+        numbers = [n for n in re.findall(r"\d[\d.,]*", text) if n not in asked_years]
+        return 0.2 if numbers else -0.1
+    if kind is QuestionType.RESPONSIBLE:
+        return 0.15 if _ENTITY.search(text) else 0.0
+    return 0.0
 
 
 def _trim(text: str, query: set[str]) -> str:
@@ -88,4 +135,3 @@ def _trim(text: str, query: set[str]) -> str:
         size += len(word) + 1
     prefix = "… " if start else ""
     return f"{prefix}{' '.join(out)} …"
-

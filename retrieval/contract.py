@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +23,12 @@ class Chunk:
     section: str | None
     doc_version: str  # content hash + pipeline version of the document this chunk belongs to
     ordinal: int
+    columns: str | None = None  # the years heading the table the chunk's rows belong to
 
+    @property
+    def text_hash(self) -> str:
+        """Identity of what gets embedded: equal hashes can share one vector."""
+        return hashlib.sha256(self.indexed_text.encode()).hexdigest()[:32]
     @property
     def context(self) -> str:
         """Title and section path, prepended to the text for embedding and BM25."""
@@ -37,6 +43,7 @@ class Chunk:
         """Chroma metadata: scalars only, no None values."""
         data = asdict(self)
         del data["text"], data["chunk_id"]
+        data["text_hash"] = self.text_hash
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod
@@ -54,6 +61,7 @@ class Chunk:
             section=meta.get("section"),
             doc_version=meta["doc_version"],
             ordinal=meta.get("ordinal", 0),
+            columns=meta.get("columns"),
         )
 
 

@@ -11,7 +11,9 @@ from retrieval.answerer import Answerer, ExtractiveAnswerer
 from retrieval.contract import Answer, DocumentRecord, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
+from retrieval.query import QuestionType, classify
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -41,10 +43,14 @@ class AnswerService:
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store, embedder, chunks)
+        self.glossary = Glossary(chunks)
         self.answerer = answerer or ExtractiveAnswerer(
-            self.retriever.term_weights, settings.max_answer_chars
+            self.retriever.term_weights, self.glossary, settings.max_answer_chars
         )
-        logger.info("Index opened: %d chunks from %s", len(chunks), store.location)
+        logger.info(
+            "Index opened: %d chunks, %d glossary acronyms, from %s",
+            len(chunks), len(self.glossary), store.location,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -72,7 +78,8 @@ class AnswerService:
         started = time.perf_counter()
         question = self.validate(question)
         query = self._with_context(question, history or [])
-        retrieved = self.retriever.retrieve(query, k or self.settings.top_k)
+        k = k or self.settings.top_k
+        retrieved = self._with_glossary(query, self.retriever.retrieve(query, k), k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
         abstained = self._should_abstain(query, retrieved)
@@ -97,6 +104,19 @@ class AnswerService:
         if history and len(content_terms(question)) <= FOLLOW_UP_MAX_TERMS:
             return f"{history[-1].question} {question}"
         return question
+
+    def _with_glossary(self, question: str, retrieved: list[Retrieved], k: int) -> list[Retrieved]:
+        """A definition question always cites the acronym lists that expand its acronym."""
+        if classify(question) is not QuestionType.DEFINITION:
+            return retrieved
+        present = {r.chunk.chunk_id for r in retrieved}
+        extra = []
+        for acronym in self.glossary.subjects(question):
+            for entry in self.glossary.lookup(acronym):
+                if entry.chunk_id not in present:
+                    present.add(entry.chunk_id)
+                    extra.append(self.retriever.retrieved(entry.chunk_id))
+        return (extra + retrieved)[: max(k, len(extra))]
 
     def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
         if not retrieved:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     telegram_history_turns: int = Field(4, ge=0)
     telegram_history_ttl_seconds: int = Field(1800, ge=60)
     telegram_rate_limit_per_minute: int = Field(10, ge=0)
+    telegram_webhook_url: str = Field(
+        "", description="Public HTTPS URL registered with setWebhook at startup; empty = don't."
+    )
+    telegram_feedback_file: Path | None = Field(
+        None, description="JSON Lines of 👍/👎 votes; empty = <data_dir>/telegram-feedback.jsonl."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

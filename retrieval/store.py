@@ -155,6 +155,19 @@ class ChunkStore:
                 metadatas=[c.metadata() for c in batch],
             )
 
+    def vectors_for(self, text_hashes: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks with these text hashes (re-chunked text need not be re-embedded)."""
+        collection = self._get()
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(text_hashes), _BATCH):
+            got = collection.get(
+                where={"text_hash": {"$in": text_hashes[start : start + _BATCH]}},
+                include=["metadatas", "embeddings"],
+            )
+            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                found[meta["text_hash"]] = np.asarray(vector, dtype=np.float32)
+        return found
+
     def purge_stale(self) -> int:
         """Delete chunks that no manifest entry makes visible (left by a replaced or killed run)."""
         collection = self._get()

@@ -109,3 +109,15 @@ def service(indexed, embedder):
 
     settings, _ = indexed
     return AnswerService(ChunkStore.open(settings), embedder, settings)
+
+
+@pytest.fixture
+def pdf_builder():
+    """`build_pdf`, for test modules (they do not import conftest, so any import mode works)."""
+    return build_pdf
+
+
+@pytest.fixture
+def fixture_corpus(tmp_path):
+    """A fresh copy of the fixture corpus, with its 3-page PDF, in tmp_path/corpus."""
+    return make_corpus(tmp_path / "corpus")

@@ -1,0 +1,331 @@
+"""Telegram updates in, `AnswerService` answers out: commands, questions, buttons and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from html import escape
+
+from telegram import (
+    Bot,
+    BotCommand,
+    Chat,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram.conversations import Conversations, RecentAnswers
+from bot.telegram.feedback import Feedback, FeedbackRecorder
+from bot.telegram.ratelimit import UserRateLimiter
+from bot.telegram.render import (
+    ASK,
+    SOURCES,
+    VOTE,
+    answer_keyboard,
+    examples_keyboard,
+    render_answer,
+    render_documents,
+    render_passages,
+    split_html,
+)
+from prompts import message
+from retrieval.contract import Answer, Turn
+from retrieval.errors import ExportaError, IndexMissing, InvalidQuestion
+from retrieval.service import AnswerService
+from retrieval.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 seconds
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class ExportaBot:
+    """The Telegram channel: per-chat state, and one handler per kind of update."""
+
+    def __init__(
+        self,
+        service: AnswerService,
+        settings: Settings,
+        feedback: FeedbackRecorder,
+        clock=time.monotonic,
+    ) -> None:
+        self.service = service
+        self.feedback = feedback
+        self.conversations = Conversations(
+            settings.telegram_history_turns, settings.telegram_history_ttl_seconds, clock
+        )
+        self.limiter = UserRateLimiter(settings.telegram_rate_limit_per_minute, clock)
+        self.answers = RecentAnswers()
+        self.examples = message("telegram.examples").splitlines()
+        self.history_minutes = settings.telegram_history_ttl_seconds // 60
+
+    def register(self, application: Application) -> None:
+        application.add_handler(CommandHandler("start", self.start))
+        application.add_handler(CommandHandler(["ayuda", "help"], self.help))
+        application.add_handler(CommandHandler("fuentes", self.documents))
+        application.add_handler(CommandHandler("nueva", self.new_conversation))
+        questions = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
+        application.add_handler(MessageHandler(questions, self.on_text))
+        for callback, pattern in [
+            (self.on_example, rf"^{ASK}:\d+$"),
+            (self.on_passages, rf"^{SOURCES}:"),
+            (self.on_vote, rf"^{VOTE}:[\w-]+:[01]$"),
+            (self.on_stale_button, None),  # buttons of an older version of the bot
+        ]:
+            application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
+        application.add_error_handler(self.on_error)
+
+    async def announce_commands(self, application: Application) -> None:
+        """The command menu Telegram shows next to the text box."""
+        commands = [
+            BotCommand("start", message("telegram.command_start")),
+            BotCommand("ayuda", message("telegram.command_help")),
+            BotCommand("fuentes", message("telegram.command_sources")),
+            BotCommand("nueva", message("telegram.command_new")),
+        ]
+        try:
+            await application.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            logger.warning("Could not set the bot's command menu: %s", exc)
+
+    # Commands
+
+    async def start(self, update: Update, context: Context) -> None:
+        count = len(self.service.documents())
+        await self._send(
+            context.bot,
+            update.effective_chat.id,
+            message("telegram.welcome", count=count),
+            keyboard=examples_keyboard(self.examples),
+        )
+
+    async def help(self, update: Update, context: Context) -> None:
+        text = message(
+            "telegram.help",
+            minutes=self.history_minutes,
+            username=escape(context.bot.username or ""),
+        )
+        await self._send(context.bot, update.effective_chat.id, text)
+
+    async def documents(self, update: Update, context: Context) -> None:
+        records = self.service.documents()
+        await self._send(context.bot, update.effective_chat.id, render_documents(records))
+
+    async def new_conversation(self, update: Update, context: Context) -> None:
+        chat_id = update.effective_chat.id
+        self.conversations.forget(chat_id)
+        await self._send(context.bot, chat_id, message("telegram.new_conversation"))
+
+    # Questions
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        msg, chat = update.effective_message, update.effective_chat
+        if chat.type in GROUPS:
+            question = addressed_question(msg, context.bot)
+            if question is None:
+                return  # group talk not meant for the bot: not read, not answered
+            reply_to = msg.message_id
+        else:
+            question, reply_to = msg.text, None
+        user = update.effective_user
+        await self._ask(context.bot, chat, user.id if user else chat.id, question, reply_to, msg)
+
+    async def on_example(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        await query.answer()
+        index = int(query.data.split(":")[1])
+        if index < len(self.examples):
+            question = self.examples[index]
+            chat, user_id = update.effective_chat, query.from_user.id
+            await self._ask(context.bot, chat, user_id, question, None, query.message)
+
+    async def _ask(
+        self,
+        bot: Bot,
+        chat: Chat,
+        user_id: int,
+        question: str,
+        reply_to: int | None,
+        origin: object,
+    ) -> None:
+        limit = self.limiter.per_minute
+        decision = self.limiter.check(user_id)
+        if not decision.allowed:
+            logger.info("Question refused by the per-user rate limit (%d per minute)", limit)
+            if decision.notify:
+                text = message("telegram.rate_limited", limit=limit, seconds=decision.retry_in)
+                await self._send(bot, chat.id, text, reply_to=reply_to, thread=_thread(origin))
+            return
+        history = self.conversations.history(chat.id)
+        answer = await self._answer_typing(bot, chat.id, question, history)
+        self.conversations.remember(chat.id, Turn(answer.question, answer.answer))
+        answer_id = self.answers.add(answer, chat.id)
+        await self._send(
+            bot,
+            chat.id,
+            render_answer(answer),
+            keyboard=answer_keyboard(answer_id),
+            reply_to=reply_to,
+            thread=_thread(origin),
+        )
+
+    async def _answer_typing(
+        self, bot: Bot, chat_id: int, question: str, history: list[Turn]
+    ) -> Answer:
+        """The service's answer, computed off the event loop while the chat shows "typing…"."""
+
+        async def typing() -> None:
+            with contextlib.suppress(TelegramError):  # cosmetic: never worth failing the answer
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+        async def keep_typing() -> None:
+            while True:
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+                await typing()
+
+        await typing()
+        refresh = asyncio.create_task(keep_typing())
+        try:
+            return await asyncio.to_thread(self.service.answer, question, history)
+        finally:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
+
+    # Buttons under an answer
+
+    async def on_passages(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        sent = self.answers.get(query.data.split(":")[1])
+        if sent is None:
+            await query.answer(message("telegram.answer_expired"))
+            return
+        await query.answer()
+        origin = query.message
+        reply_to = origin.message_id if origin else None
+        text = render_passages(sent.answer)
+        await self._send(context.bot, sent.chat_id, text, reply_to=reply_to, thread=_thread(origin))
+
+    async def on_vote(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        _, answer_id, vote = query.data.split(":")
+        sent = self.answers.get(answer_id)
+        if sent is None:
+            await query.answer(message("telegram.answer_expired"))
+            return
+        if query.from_user.id in sent.voters:
+            await query.answer(message("telegram.feedback_repeated"))
+            return
+        sent.voters.add(query.from_user.id)
+        chat_type = update.effective_chat.type if update.effective_chat else ""
+        self.feedback.record(Feedback.about(sent.answer, vote == "1", chat_type))
+        await query.answer(message("telegram.feedback_thanks"))
+
+    async def on_stale_button(self, update: Update, context: Context) -> None:
+        await update.callback_query.answer(message("telegram.answer_expired"))
+
+    # Errors
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """The one error handler: log with the update, tell the user in Spanish, no internals."""
+        error = context.error
+        if isinstance(error, ExportaError):
+            logger.warning("Could not answer: %s", error)
+            text = user_message(error)
+        else:
+            logger.error("Error while handling update %s", describe(update), exc_info=error)
+            text = message("telegram.error_generic")
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        if update.callback_query:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+        try:
+            await self._send(context.bot, update.effective_chat.id, text)
+        except TelegramError as exc:
+            logger.warning("Could not tell the chat about the error: %s", exc)
+
+    async def _send(
+        self,
+        bot: Bot,
+        chat_id: int,
+        html: str,
+        *,
+        keyboard=None,
+        reply_to: int | None = None,
+        thread: int | None = None,
+    ) -> None:
+        """Send HTML, split into as many messages as needed; the keyboard goes under the last."""
+        chunks = split_html(html)
+        for i, chunk in enumerate(chunks):
+            quote = ReplyParameters(reply_to, allow_sending_without_reply=True)
+            await bot.send_message(
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+                reply_markup=keyboard if i == len(chunks) - 1 else None,
+                reply_parameters=quote if reply_to and i == 0 else None,
+                message_thread_id=thread,
+            )
+
+
+def addressed_question(msg: Message, bot: Bot) -> str | None:
+    """The question in a group message meant for the bot (mention or reply to it), else None.
+
+    Only the sender's own text is used: never the message they replied to, which may be another
+    member's.
+    """
+    mention = f"@{bot.username}".lower()
+    entities = msg.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    mentioned = any(
+        text.lower() == mention or (e.user is not None and e.user.id == bot.id)
+        for e, text in entities.items()
+    )
+    reply = msg.reply_to_message
+    replied = reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
+    if not (mentioned or replied):
+        return None
+    return re.sub(re.escape(mention), " ", msg.text or "", flags=re.IGNORECASE).strip()
+
+
+def user_message(error: ExportaError) -> str:
+    """What a Telegram user is told: the question's problem, never paths or server details."""
+    if isinstance(error, InvalidQuestion):
+        return escape(str(error))
+    if isinstance(error, IndexMissing):
+        return message("telegram.index_missing")
+    return message("telegram.service_unavailable")
+
+
+def describe(update: object) -> str:
+    if isinstance(update, Update):
+        return json.dumps(update.to_dict(), ensure_ascii=False)
+    return repr(update)
+
+
+def _thread(msg: object) -> int | None:
+    """The forum topic to answer in, if the message is in one."""
+    if getattr(msg, "is_topic_message", False):
+        return msg.message_thread_id
+    return None

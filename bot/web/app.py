@@ -1,0 +1,61 @@
+"""`create_app(service, settings)`: the web API, the chat page and the passage view."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot.web import api, pages
+from bot.web.bodylimit import BodySizeLimit
+from bot.web.errors import install_error_handlers
+from bot.web.passages import PassageIndex
+from bot.web.ratelimit import RateLimiter
+from retrieval.service import AnswerService
+from retrieval.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Exporta responde en español las preguntas de exportadores peruanos con los documentos
+oficiales de planificación exportadora (PERX, PNMCE, estudios), **siempre citando la fuente**.
+
+* `POST /api/ask` responde una pregunta (JSON); `POST /api/ask/stream` la responde como
+  Server-Sent Events.
+* Cada respuesta trae fuentes numeradas; las citas `[n]` del texto remiten a ellas.
+* Si los documentos no responden la pregunta, `abstained` es verdadero y las fuentes son las
+  más cercanas.
+* Los errores traen `detail` (mensaje en español para el usuario) y `code` (estable).
+"""
+
+TAGS = [
+    {"name": "preguntas", "description": "Preguntas y respuestas con fuentes citadas."},
+    {"name": "documentos", "description": "Los documentos indexados y sus pasajes."},
+    {"name": "estado", "description": "Comprobaciones para el balanceador o el orquestador."},
+]
+
+
+def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
+    """The web app over an answering service; with `service=None` (no index yet) the page still
+    loads and the API answers 503 asking to run `exporta ingest`."""
+    app = FastAPI(
+        title="Exporta",
+        description=DESCRIPTION,
+        version="0.1.0",
+        openapi_tags=TAGS,
+        redoc_url=None,
+        swagger_ui_parameters={"defaultModelsExpandDepth": 0},
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.answer_limiter = None
+    # The very chunks the service answers from, so every cited chunk_id resolves.
+    app.state.passages = PassageIndex(service.retriever.chunks) if service else None
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    return app

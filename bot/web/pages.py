@@ -1,0 +1,71 @@
+"""The chat page and the passage view: static HTML with the Spanish texts of messages.toml."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from prompts import message
+
+STATIC_DIR = Path(__file__).with_name("static")
+TEXTS_PLACEHOLDER = "__TEXTOS__"
+
+# Texts the page's scripts show, with the placeholders they fill in themselves.
+PAGE_TEXTS: dict[str, tuple[str, ...]] = {
+    "page_waiting": (),
+    "page_composing": (),
+    "page_done": (),
+    "page_abstained": (),
+    "page_sources": (),
+    "page_nearest_sources": (),
+    "page_open_passage": (),
+    "page_page": ("page",),
+    "page_source_label": ("n", "citation"),
+    "page_network_error": (),
+    "page_dropped": (),
+    "page_server_error": ("status",),
+    "page_documents": ("count",),
+    "page_no_documents": (),
+    "page_cleared": (),
+    "page_you": (),
+    "page_assistant": (),
+    "page_loading_passage": (),
+    "page_previous": (),
+    "page_next": (),
+    "page_passage_cited": (),
+    "page_context": (),
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def page_texts() -> dict[str, str]:
+    """The page texts keyed without the `page_` prefix, placeholders left as `{name}`."""
+    return {
+        key.removeprefix("page_"): message(f"web.{key}", **{p: f"{{{p}}}" for p in names})
+        for key, names in PAGE_TEXTS.items()
+    }
+
+
+@cache
+def render(name: str) -> str:
+    """A page of static/ with the texts inlined as JSON (`<` escaped for the script element)."""
+    texts = json.dumps(page_texts(), ensure_ascii=False).replace("<", "\\u003c")
+    return (STATIC_DIR / name).read_text(encoding="utf-8").replace(TEXTS_PLACEHOLDER, texts)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def chat_page() -> HTMLResponse:
+    return HTMLResponse(render("index.html"))
+
+
+@router.get("/documentos/{doc_id}", response_class=HTMLResponse)
+async def passage_page(request: Request, doc_id: str) -> HTMLResponse:
+    """The passage view; its script reads the chunk id from `#chunk-…` and shows it in context."""
+    passages = request.app.state.passages
+    known = passages is None or passages.first_chunk_id(doc_id) is not None
+    return HTMLResponse(render("documento.html"), status_code=200 if known else 404)

@@ -1,0 +1,161 @@
+"""The web API's request and response models, with the Spanish descriptions shown at /docs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.contract import Turn
+
+MAX_HISTORY_TURNS = 20
+MAX_K = 50
+
+QUESTION_EXAMPLE = (
+    "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
+)
+
+
+class HistoryTurn(BaseModel):
+    """Una pregunta anterior de la conversación y su respuesta."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="Pregunta anterior del usuario.")
+    answer: str = Field("", description="Respuesta que dio el asistente a esa pregunta.")
+
+
+class AskRequest(BaseModel):
+    """Una pregunta, con el historial de la conversación para las preguntas de seguimiento."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": QUESTION_EXAMPLE},
+                {
+                    "question": "¿y quién participa?",
+                    "history": [{"question": QUESTION_EXAMPLE, "answer": "GERCETUR … [1]"}],
+                    "k": 5,
+                },
+            ]
+        },
+    )
+
+    question: str = Field(
+        description="La pregunta en español (de 1 a 2000 caracteres).",
+        examples=[QUESTION_EXAMPLE],
+    )
+    history: list[HistoryTurn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Turnos anteriores, del más antiguo al más reciente. Una pregunta corta "
+        "(«¿y en 2025?») toma el tema de la última pregunta.",
+    )
+    k: int | None = Field(
+        None, ge=1, le=MAX_K, description="Número de fuentes a recuperar (por defecto 5)."
+    )
+
+    def turns(self) -> list[Turn]:
+        return [Turn(t.question, t.answer) for t in self.history]
+
+
+class SourceOut(BaseModel):
+    n: int = Field(description="Número de la cita [n] en la respuesta.")
+    doc_id: str = Field(description="Identificador del documento.")
+    title: str = Field(description="Título del documento.")
+    page: int | None = Field(description="Página del PDF, si se conoce.")
+    section: str | None = Field(description="Sección o capítulo, si se conoce.")
+    chunk_id: str = Field(description="Identificador del pasaje citado.")
+    text: str = Field(description="Texto del pasaje.")
+    score: float = Field(description="Puntaje de recuperación (mayor es mejor).")
+
+
+class AnswerOut(BaseModel):
+    """El contrato de respuesta (el mismo que `exporta ask --json`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": QUESTION_EXAMPLE,
+                    "answer": "Proveer información de mercados destino a través de la articulación "
+                    "entre GERCETUR, OCER Tacna y OCEX. [1]",
+                    "abstained": False,
+                    "sources": [
+                        {
+                            "n": 1,
+                            "doc_id": "perx-moquegua",
+                            "title": "Plan Regional Exportador de Moquegua (PERX Moquegua)",
+                            "page": None,
+                            "section": "Plan de acción",
+                            "chunk_id": "perx-moquegua-0123456789abcdef.2-0042",
+                            "text": "Proveer información de mercados destino …",
+                            "score": 0.0325,
+                        }
+                    ],
+                    "timings_ms": {"retrieve": 41.2, "answer": 3.1, "total": 44.3},
+                }
+            ]
+        }
+    )
+
+    question: str = Field(description="La pregunta tal como se respondió (espacios normalizados).")
+    answer: str = Field(description="Respuesta con citas [n], o el aviso de que no hay respuesta.")
+    abstained: bool = Field(description="Verdadero si los documentos no responden la pregunta.")
+    sources: list[SourceOut] = Field(
+        description="Fuentes numeradas; con abstención, las más cercanas."
+    )
+    timings_ms: dict[str, float] = Field(
+        description="Tiempos en milisegundos: retrieve, answer, total."
+    )
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    kind: str = Field(description="perx, plan-operativo, pnmce, estudio, articulo o documento.")
+    year: int | None
+    region: str | None
+    source: str = Field(description="Nombre del archivo de origen.")
+    content_hash: str = Field(description="SHA-256 del archivo indexado.")
+    chunks: int = Field(description="Número de pasajes indexados.")
+    indexed_at: str = Field(description="Fecha y hora de indexación (ISO 8601, UTC).")
+    version: str = Field(description="Versión del documento: hash del contenido y del proceso.")
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]
+
+
+class PassageOut(BaseModel):
+    chunk_id: str
+    ordinal: int = Field(description="Posición del pasaje dentro del documento (desde 0).")
+    page: int | None
+    page_label: str | None = Field(description="Número de página impreso, si difiere del PDF.")
+    section: str | None
+    text: str
+
+
+class PassageContextOut(BaseModel):
+    """Un pasaje con sus vecinos, para leerlo en contexto."""
+
+    doc_id: str
+    title: str
+    chunk: PassageOut
+    previous: PassageOut | None = Field(description="El pasaje anterior del documento.")
+    next: PassageOut | None = Field(description="El pasaje siguiente del documento.")
+
+
+class DocumentDetailOut(DocumentOut):
+    first_chunk_id: str | None = Field(description="El primer pasaje, para empezar a leer.")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="Mensaje en español para mostrar al usuario.")
+    code: str = Field(description="Código estable del error (p. ej. invalid_question).")
+    errors: list[str] = Field(default_factory=list, description="Detalle por campo (solo 422).")
+
+
+class StatusOut(BaseModel):
+    status: str
+    documents: int = 0
+    chunks: int = 0

@@ -1,0 +1,97 @@
+"""Acronym glossary extracted from the documents' acronym lists, kept per document.
+
+Two documents may expand the same acronym differently (CERX, SANIPES, FONDEPES): both are kept and
+shown, each with its own citation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from retrieval.contract import Chunk
+from retrieval.text import STOPWORDS, fold_accents
+
+GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
+_COLON_ENTRY = re.compile(r"^([^\s:][^:]{0,24}?)\s*:\s+(\S.*)$")
+_ACRONYM_TOKEN = re.compile(r"^[A-ZÁÉÍÓÚÑ][A-Za-zÁÉÍÓÚÑáéíóúñ0-9+&\-]{1,14}$")
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    acronym: str
+    expansion: str
+    doc_id: str
+    title: str
+    chunk_id: str
+
+
+MAX_ENTRY_CHARS = 220
+
+
+def parse_entry(line: str) -> tuple[str, str] | None:
+    """'CERX: Comités …', 'CERX Comité …' or 'Direpro Dirección …' -> (acronym, expansion)."""
+    line = line.strip().rstrip(".").strip()
+    if len(line) > MAX_ENTRY_CHARS:
+        return None
+    match = _COLON_ENTRY.match(line)
+    if match and _looks_like_acronym(match.group(1)):
+        return match.group(1).strip(), match.group(2).strip()
+    tokens = line.split()
+    if len(tokens) < 2 or not _ACRONYM_TOKEN.match(tokens[0]):
+        return None
+    cut = 1
+    while cut < len(tokens) - 1 and tokens[cut].isupper() and len(tokens[cut]) > 1:
+        cut += 1  # multi-word acronyms: "INNOVATE PERU Programa …"
+    acronym, expansion = " ".join(tokens[:cut]), " ".join(tokens[cut:])
+    if not expansion[:1].isupper() or not _looks_like_acronym(acronym):
+        return None
+    return acronym, expansion
+
+
+def _looks_like_acronym(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    if not letters or len(text) > 25:
+        return False
+    uppers = sum(c.isupper() for c in letters)
+    # "CERX", "I+D", or a capitalised short name such as "Direpro" or "Fidecom".
+    return uppers >= 2 or (len(text) >= 4 and " " not in text and fold_accents(text) not in STOPWORDS)
+
+
+class Glossary:
+    """acronym (folded) -> entries, one per document that expands it."""
+
+    def __init__(self, chunks: list[Chunk]) -> None:
+        entries: dict[str, dict[str, GlossaryEntry]] = defaultdict(dict)
+        for chunk in chunks:
+            if not GLOSSARY_SECTION.search(chunk.section or ""):
+                continue
+            for line in chunk.text.split("\n"):
+                parsed = parse_entry(line)
+                if parsed:
+                    acronym, expansion = parsed
+                    entry = GlossaryEntry(acronym, expansion, chunk.doc_id, chunk.title, chunk.chunk_id)
+                    entries[fold_accents(acronym)].setdefault(chunk.doc_id, entry)
+        self._entries = {key: list(by_doc.values()) for key, by_doc in entries.items()}
+        self._titles = " ".join(sorted({fold_accents(c.title) for c in chunks}))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, acronym: str) -> list[GlossaryEntry]:
+        return self._entries.get(fold_accents(acronym), [])
+
+    def acronyms_in(self, question: str) -> list[str]:
+        """Glossary acronyms the question mentions (case- and accent-insensitive)."""
+        folded = fold_accents(question)
+        found = []
+        for key in self._entries:
+            if re.search(rf"(?<![\w+]){re.escape(key)}(?![\w+])", folded):
+                found.append(key)
+        # "INNOVATE PERU" beats "INNOVATE": drop keys contained in a longer match.
+        return [k for k in found if not any(k != o and k in o for o in found)]
+
+    def subjects(self, question: str) -> list[str]:
+        """Acronyms the question asks about; document names such as PERX or PNMCE are context."""
+        return [a for a in self.acronyms_in(question) if a not in self._titles]

@@ -1,0 +1,408 @@
+"""The web API through httpx (TestClient, ASGITransport) over the real fixture service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.web import create_app
+from bot.web.ratelimit import RateLimiter
+from bot.web.sse import answer_pieces
+from ingest.pipeline import ingest
+from retrieval.service import AnswerService
+from retrieval.settings import load_settings
+from retrieval.store import ChunkStore
+
+QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
+OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
+CONTRACT_KEYS = {"question", "answer", "abstained", "sources", "timings_ms"}
+SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score"}
+CITATION = re.compile(r"\[\d+\]")
+
+
+@pytest.fixture
+def settings(indexed):
+    return indexed[0]
+
+
+@pytest.fixture
+def client(service, settings):
+    with TestClient(create_app(service, settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def no_index_client(tmp_path):
+    settings = load_settings(data_dir=tmp_path / "data")
+    with TestClient(create_app(None, settings)) as client:
+        yield client
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, object]]:
+    """(event, decoded JSON data) of a text/event-stream body."""
+    events = []
+    for block in response.text.split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def assert_spanish_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code
+    assert body["detail"] and "Traceback" not in response.text
+    return body
+
+
+# -- /api/ask --------------------------------------------------------------------------------
+
+
+def test_ask_returns_the_answer_contract(client, service):
+    response = client.post("/api/ask", json={"question": QUESTION})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == CONTRACT_KEYS
+    assert not body["abstained"]
+    assert CITATION.search(body["answer"])
+    assert all(set(s) == SOURCE_KEYS for s in body["sources"])
+    assert "plan-regional-demo" in {s["doc_id"] for s in body["sources"]}
+    assert set(body["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert body["answer"] == service.answer(QUESTION).answer  # a thin channel over the service
+
+
+def test_ask_passes_k_and_history_to_the_service(client):
+    first = client.post("/api/ask", json={"question": QUESTION}).json()
+    follow_up = {"question": "¿y en 2025?", "k": 2}
+    alone = client.post("/api/ask", json=follow_up).json()
+    history = [{"question": first["question"], "answer": first["answer"]}]
+    in_context = client.post("/api/ask", json={**follow_up, "history": history}).json()
+
+    assert len(in_context["sources"]) == 2
+    assert "productores capacitados" in in_context["answer"]
+    assert "productores capacitados" not in alone["answer"]
+
+
+def test_ask_abstains_honestly_with_the_nearest_sources(client):
+    body = client.post("/api/ask", json={"question": OFF_TOPIC}).json()
+
+    assert body["abstained"] is True
+    assert "No encontré" in body["answer"]
+    assert body["sources"]
+
+
+def test_concurrent_questions_get_the_same_answers_as_sequential_ones(service, settings):
+    questions = [QUESTION, OFF_TOPIC, "¿Qué es la VUCE?", "¿cuántas OCEX tiene el Perú?"] * 3
+    expected = [service.answer(q).answer for q in questions]
+
+    async def ask_all() -> list[str]:
+        transport = httpx.ASGITransport(app=create_app(service, settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            responses = await asyncio.gather(
+                *(client.post("/api/ask", json={"question": q}) for q in questions)
+            )
+        return [r.json()["answer"] for r in responses]
+
+    assert asyncio.run(ask_all()) == expected
+
+
+# -- /api/ask/stream -------------------------------------------------------------------------
+
+
+def test_stream_sends_sources_then_pieces_then_done(client):
+    response = client.post("/api/ask/stream", json={"question": QUESTION})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = read_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "sources"
+    assert names[-1] == "done"
+    assert set(names[1:-1]) == {"token"} and len(names) > 3
+    done = events[-1][1]
+    assert set(done) == CONTRACT_KEYS
+    assert events[0][1] == done["sources"]
+    pieces = [data["text"] for name, data in events if name == "token"]
+    assert "".join(pieces) == done["answer"]
+    for piece in pieces:  # every "[" opens a whole citation: none is cut between events
+        assert piece.count("[") == len(CITATION.findall(piece))
+    plain = client.post("/api/ask", json={"question": QUESTION}).json()
+    assert done["answer"] == plain["answer"]
+
+
+def test_answer_pieces_never_cut_a_citation():
+    text = "Meta de 80 productores [1] Certificar 40 ha [2][3] y al 2025, 80 ha. [1] Fin sin cita."
+
+    pieces = answer_pieces(text)
+
+    assert "".join(pieces) == text
+    assert pieces == [
+        "Meta de 80 productores [1] ",
+        "Certificar 40 ha [2][3] ",
+        "y al 2025, 80 ha. [1] ",
+        "Fin sin cita.",
+    ]
+    assert answer_pieces("Una frase. Otra frase.") == ["Una frase. ", "Otra frase."]
+    assert answer_pieces("") == []
+
+
+def test_stream_validates_before_opening_the_stream(client):
+    response = client.post("/api/ask/stream", json={"question": "   "})
+
+    body = assert_spanish_error(response, 422, "invalid_question")
+    assert "vacía" in body["detail"]
+
+
+@pytest.fixture
+def dropped_index_service(tmp_path, embedder):
+    """A real service whose index is deleted after it opened: the store fails mid-question."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "nota.txt").write_text(
+        "La VUCE digitaliza más de 360 trámites de comercio exterior.\n"
+    )
+    settings = load_settings(data_dir=tmp_path / "data")
+    ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    service = AnswerService(ChunkStore.open(settings), embedder, settings)
+    service.store.drop()
+    return service, settings
+
+
+def test_store_failure_is_a_503_or_an_error_event_without_internals(dropped_index_service):
+    service, settings = dropped_index_service
+    with TestClient(create_app(service, settings)) as client:
+        plain = client.post("/api/ask", json={"question": "¿Qué es la VUCE?"})
+        streamed = client.post("/api/ask/stream", json={"question": "¿Qué es la VUCE?"})
+
+    body = assert_spanish_error(plain, 503, "index_unavailable")
+    assert str(settings.data_dir) not in plain.text
+    assert streamed.status_code == 200
+    assert read_events(streamed) == [("error", {**body})]
+
+
+def test_unexpected_error_is_a_spanish_500_without_stack_trace(service, settings):
+    class BrokenService(AnswerService):
+        def answer(self, question, history=None, k=None):
+            raise RuntimeError("secreto interno /srv/exporta")
+
+    broken = object.__new__(BrokenService)
+    broken.__dict__.update(service.__dict__)
+    with TestClient(create_app(broken, settings), raise_server_exceptions=False) as client:
+        plain = client.post("/api/ask", json={"question": QUESTION})
+        streamed = client.post("/api/ask/stream", json={"question": QUESTION})
+
+    assert_spanish_error(plain, 500, "internal_error")
+    assert "secreto" not in plain.text
+    assert [name for name, _ in read_events(streamed)] == ["error"]
+    assert "secreto" not in streamed.text
+
+
+# -- documents and passages ------------------------------------------------------------------
+
+
+def test_documents_lists_the_manifest(client):
+    response = client.get("/api/documents")
+
+    assert response.status_code == 200
+    documents = {d["doc_id"]: d for d in response.json()["documents"]}
+    assert set(documents) == {"estudio-moluscos-demo", "plan-regional-demo", "politica-demo"}
+    plan = documents["plan-regional-demo"]
+    assert plan["chunks"] >= 1 and len(plan["content_hash"]) == 64
+    assert plan["source"] == "plan-regional-demo.txt"  # the file name, not the server's folders
+    assert {"title", "kind", "year", "region", "indexed_at", "version"} <= set(plan)
+
+
+def test_chunk_comes_with_its_neighbours(client, service):
+    chunks = [c for c in service.retriever.chunks if c.doc_id == "plan-regional-demo"]
+    middle = chunks[1]
+
+    body = client.get(f"/api/documents/plan-regional-demo/chunks/{middle.chunk_id}").json()
+
+    assert body["title"] == middle.title
+    assert body["chunk"]["chunk_id"] == middle.chunk_id and body["chunk"]["text"] == middle.text
+    assert body["previous"]["chunk_id"] == chunks[0].chunk_id
+    assert body["next"]["chunk_id"] == chunks[2].chunk_id
+    first = client.get(f"/api/documents/plan-regional-demo/chunks/{chunks[0].chunk_id}").json()
+    assert first["previous"] is None
+    last = client.get(f"/api/documents/plan-regional-demo/chunks/{chunks[-1].chunk_id}").json()
+    assert last["next"] is None  # the next document's first chunk is not a neighbour
+    detail = client.get("/api/documents/plan-regional-demo").json()
+    assert detail["first_chunk_id"] == chunks[0].chunk_id
+
+
+def test_cited_chunks_resolve(client):
+    answer = client.post("/api/ask", json={"question": QUESTION}).json()
+    for source in answer["sources"]:
+        url = f"/api/documents/{source['doc_id']}/chunks/{source['chunk_id']}"
+        assert client.get(url).json()["chunk"]["text"] == source["text"]
+
+
+def test_unknown_document_or_chunk_is_a_spanish_404(client, service):
+    other = next(c for c in service.retriever.chunks if c.doc_id == "politica-demo")
+
+    no_doc = client.get("/api/documents/no-existe/chunks/x")
+    no_chunk = client.get("/api/documents/plan-regional-demo/chunks/no-existe")
+    wrong_doc = client.get(f"/api/documents/plan-regional-demo/chunks/{other.chunk_id}")
+
+    assert "no-existe" in assert_spanish_error(no_doc, 404, "document_not_found")["detail"]
+    assert_spanish_error(no_chunk, 404, "chunk_not_found")
+    assert_spanish_error(wrong_doc, 404, "chunk_not_found")
+    assert_spanish_error(client.get("/api/documents/no-existe"), 404, "document_not_found")
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["documents"] == 3 and ready.json()["chunks"] > 3
+
+
+def test_without_an_index_everything_but_the_page_says_run_ingest(no_index_client):
+    client = no_index_client
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/").status_code == 200
+    responses = [
+        client.get("/readyz"),
+        client.post("/api/ask", json={"question": QUESTION}),
+        client.post("/api/ask/stream", json={"question": QUESTION}),
+        client.get("/api/documents"),
+        client.get("/api/documents/x/chunks/y"),
+    ]
+    for response in responses:
+        assert "exporta ingest" in assert_spanish_error(response, 503, "index_missing")["detail"]
+
+
+# -- invalid input, limits -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "expected"),
+    [
+        ({"question": ""}, "invalid_question", "vacía"),
+        ({"question": " \n\t "}, "invalid_question", "vacía"),
+        ({"question": "¿" + "a" * 2000 + "?"}, "invalid_question", "2000"),
+        ({}, "invalid_request", "falta el campo «question»"),
+        ({"question": 42}, "invalid_request", "«question» debe ser un texto"),
+        ({"question": QUESTION, "k": 0}, "invalid_request", "«k» debe ser como mínimo 1"),
+        ({"question": QUESTION, "k": "cinco"}, "invalid_request", "«k» debe ser un número entero"),
+        (
+            {"question": QUESTION, "history": "hola"},
+            "invalid_request",
+            "«history» debe ser una lista",
+        ),
+        (
+            {"question": QUESTION, "history": [{"answer": "x"}]},
+            "invalid_request",
+            "history[0].question",
+        ),
+        ({"pregunta": QUESTION}, "invalid_request", "«pregunta» no está permitido"),
+        ([QUESTION], "invalid_request", "objeto JSON"),
+    ],
+)
+def test_invalid_questions_get_a_clear_spanish_422(client, payload, code, expected):
+    response = client.post("/api/ask", json=payload)
+
+    body = assert_spanish_error(response, 422, code)
+    assert expected in body["detail"]
+    assert "Field required" not in response.text and "Input should" not in response.text
+
+
+def test_malformed_json_is_a_spanish_422(client):
+    response = client.post(
+        "/api/ask", content=b'{"question": "hola"', headers={"Content-Type": "application/json"}
+    )
+
+    assert "no es JSON válido" in assert_spanish_error(response, 422, "invalid_request")["detail"]
+
+
+def test_oversized_body_is_a_413(service, settings):
+    small = settings.model_copy(update={"max_body_bytes": 1024})
+    payload = json.dumps({"question": QUESTION, "history": [{"question": "x" * 1500}]}).encode()
+
+    def chunked():
+        yield payload[:600]
+        yield payload[600:]
+
+    with TestClient(create_app(service, small)) as client:
+        declared = client.post(
+            "/api/ask", content=payload, headers={"Content-Type": "application/json"}
+        )
+        streamed = client.post(
+            "/api/ask", content=chunked(), headers={"Content-Type": "application/json"}
+        )
+
+    for response in (declared, streamed):
+        assert "1024 bytes" in assert_spanish_error(response, 413, "body_too_large")["detail"]
+
+
+def test_rate_limit_answers_429_with_retry_after(service, settings):
+    limited = settings.model_copy(update={"rate_limit_per_minute": 2})
+    with TestClient(create_app(service, limited)) as client:
+        first = client.post("/api/ask", json={"question": QUESTION})
+        second = client.post("/api/ask/stream", json={"question": QUESTION})
+        third = client.post("/api/ask", json={"question": QUESTION})
+        documents = client.get("/api/documents")
+
+    assert first.status_code == second.status_code == 200
+    body = assert_spanish_error(third, 429, "rate_limited")
+    assert 1 <= int(third.headers["Retry-After"]) <= 60
+    assert "2 por minuto" in body["detail"]
+    assert documents.status_code == 200  # only questions are limited
+
+
+def test_rate_limiter_window_and_clients():
+    now = [0.0]
+    limiter = RateLimiter(2, window=60, clock=lambda: now[0])
+
+    assert limiter.check("a") == 0 and limiter.check("a") == 0
+    now[0] = 20.0
+    assert limiter.check("a") == 40  # the first request leaves the window at t=60
+    assert limiter.check("b") == 0
+    now[0] = 60.5
+    assert limiter.check("a") == 0
+    assert RateLimiter(0).check("a") == 0  # 0 turns the limit off
+
+
+def test_unknown_route_and_method_are_spanish(client):
+    assert_spanish_error(client.get("/api/nada"), 404, "not_found")
+    assert_spanish_error(client.get("/api/ask"), 405, "method_not_allowed")
+
+
+# -- documentation and pages -----------------------------------------------------------------
+
+
+def test_openapi_documents_the_api_in_spanish(client):
+    spec = client.get("/openapi.json").json()
+
+    ask = spec["paths"]["/api/ask"]["post"]
+    assert ask["summary"] == "Responder una pregunta"
+    assert "citas" in ask["description"]
+    assert "422" in ask["responses"] and "429" in ask["responses"]
+    request_schema = spec["components"]["schemas"]["AskRequest"]
+    assert "examples" in request_schema["properties"]["question"]
+    assert (
+        "text/event-stream"
+        in spec["paths"]["/api/ask/stream"]["post"]["responses"]["200"]["content"]
+    )
+    assert client.get("/docs").status_code == 200
+
+
+def test_pages_are_served_with_their_texts(client, service):
+    page = client.get("/")
+    assert page.status_code == 200 and 'lang="es"' in page.text
+    texts = re.search(r'<script type="application/json" id="textos">(.*?)</script>', page.text)
+    assert json.loads(texts.group(1))["waiting"].startswith("Buscando")
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/documentos/plan-regional-demo").status_code == 200
+    assert client.get("/documentos/no-existe").status_code == 404

@@ -1,0 +1,47 @@
+"""Quality floor on the dev gold set over the full bundled corpus (slow: run with `-m slow`).
+
+Indexes `corpus/` into EXPORTA_DATA_DIR (default ./data, reused incrementally) and fails when a figure
+drops below the floor measured for the current version (see README, "Calidad").
+"""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLD = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+# Measured figures minus a small margin for noise (README "Calidad" has the full table).
+FLOOR = {
+    "hit@5": 0.80,
+    "mrr@10": 0.60,
+    "answer_key_accuracy": 0.30,
+    "abstention_accuracy": 0.40,
+}
+CEILING = {"false_abstention_rate": 0.15}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GOLD.is_file(), reason=f"no gold set at {GOLD}")
+def test_dev_set_floor():
+    from ingest.pipeline import ingest
+    from retrieval.embeddings import build_embedder
+    from retrieval.evaluation import evaluate
+    from retrieval.service import AnswerService
+    from retrieval.settings import load_settings
+    from retrieval.store import ChunkStore
+
+    settings = load_settings(corpus_dir=ROOT / "corpus")
+    embedder = build_embedder(settings)
+    report = ingest(
+        [settings.corpus_dir], ChunkStore.open(settings), lambda: embedder, embedder.identity
+    )
+    assert not report.failed, report.failed
+    service = AnswerService(ChunkStore.open(settings), embedder, settings)
+    result = evaluate(service, GOLD, k=10)
+    print("\n" + result.table())
+    metrics = result.metrics()
+    for name, floor in FLOOR.items():
+        assert metrics[name] >= floor, f"{name} = {metrics[name]} < {floor}"
+    for name, ceiling in CEILING.items():
+        assert metrics[name] <= ceiling, f"{name} = {metrics[name]} > {ceiling}"

