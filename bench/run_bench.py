@@ -1,8 +1,8 @@
 """Speed and memory figures for Exporta on the full bundled corpus. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/run_bench.py                 # no-change re-ingest, query latency, memory
-    .venv/bin/python bench/run_bench.py --rebuild       # also time a full rebuild (minutes)
-    .venv/bin/python bench/run_bench.py --gold ../shared/eval/dev.jsonl --repeat 3
+.venv/bin/python bench/run_bench.py                 # no-change re-ingest, query latency, memory
+.venv/bin/python bench/run_bench.py --rebuild       # also time a full rebuild (minutes)
+.venv/bin/python bench/run_bench.py --gold ../shared/eval/dev.jsonl --repeat 3
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rebuild", action="store_true", help="time a full rebuild first")
     parser.add_argument("--gold", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions")
@@ -59,7 +61,8 @@ def main() -> None:
     started = time.perf_counter()
     service = AnswerService.from_settings(load_settings())
     figures["service_open_s"] = round(time.perf_counter() - started, 2)
-    questions = [json.loads(line)["question"] for line in open(args.gold, encoding="utf-8")]
+    with open(args.gold, encoding="utf-8") as fh:
+        questions = [json.loads(line)["question"] for line in fh if line.strip()]
     service.answer(questions[0])  # warm-up
     totals, retrieves = [], []
     for _ in range(args.repeat):

@@ -22,7 +22,9 @@ GLOSSARY_MAX_WORDS = 120
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-ZÁÉÍÓÚÑ¿].*)$")
-_CAPTION = re.compile(r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE)
+_CAPTION = re.compile(
+    r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE
+)
 _YEARS_ROW = re.compile(r"^(?:[A-Za-zñÑ]+\t)?((?:19|20)\d\d(?:[\t ]+(?:19|20)\d\d)+)$")
 _FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
 _GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
@@ -81,7 +83,9 @@ def paragraphs_of(document: LoadedDocument) -> list[Paragraph]:
     ]
 
 
-def heading_of(text: str, fmt: str, repeated: frozenset[str] = frozenset()) -> tuple[int, str] | None:
+def heading_of(
+    text: str, fmt: str, repeated: frozenset[str] = frozenset()
+) -> tuple[int, str] | None:
     """(level, title) when a paragraph is a heading, else None.
 
     In text extracted from PDFs, upper-case lines that repeat are table column headers, not headings.

@@ -105,7 +105,9 @@ def strip_html(markdown: str) -> str:
     Only lines that contain tags go through the parser, so Markdown and text such as
     'Micro<=150 UIT' elsewhere are left exactly as written.
     """
-    return "\n".join(_strip_line(line) if _HTML_TAG.search(line) else line for line in markdown.split("\n"))
+    return "\n".join(
+        _strip_line(line) if _HTML_TAG.search(line) else line for line in markdown.split("\n")
+    )
 
 
 def _strip_line(line: str) -> str:

@@ -126,7 +126,12 @@ def ingest(
 
     embedder = embedder_factory() if chunked else None
     total = sum(len(c) for *_, c in chunked)
-    with tqdm(total=total, unit="frag", desc="Indexando", disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=total,
+        unit="frag",
+        desc="Indexando",
+        disable=None if progress is None else not progress,
+    ) as bar:
         for path, info, digest, chunks in chunked:
             bar.set_postfix_str(info.doc_id)
             store.add(chunks, _embed(chunks, store, embedder, bar))

@@ -22,6 +22,8 @@ RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
 _SHORT_CELL = 120
+_VALUE = re.compile(r"-|\d{1,3}(?:[ .,]\d{3})*(?:[.,]\d+)?\s?%?")
+_VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
 
 class Answerer(Protocol):
@@ -39,9 +41,14 @@ class ExtractiveAnswerer:
     """Quotes the sentences and table rows that best answer the question, citing each."""
 
     def __init__(
-        self, term_weights: Mapping[str, float], glossary: Glossary, max_chars: int = 600
+        self,
+        term_weights: Mapping[str, float],
+        glossary: Glossary,
+        columns: Mapping[str, str] | None = None,
+        max_chars: int = 600,
     ) -> None:
         self._weights = term_weights
+        self._columns = columns or {}  # chunk_id -> years heading its table rows
         self._default_weight = max(term_weights.values(), default=1.0)
         self._glossary = glossary
         self._max_chars = max_chars
@@ -73,7 +80,9 @@ class ExtractiveAnswerer:
             entries = [e for e in self._glossary.lookup(acronym) if e.chunk_id in by_chunk]
             for entry in entries:
                 where = f" ({entry.title})" if len(entries) > 1 else ""
-                lines.append(f"{entry.acronym}{where}: {entry.expansion}. [{by_chunk[entry.chunk_id]}]")
+                lines.append(
+                    f"{entry.acronym}{where}: {entry.expansion}. [{by_chunk[entry.chunk_id]}]"
+                )
         return lines
 
     def candidates(
@@ -87,28 +96,57 @@ class ExtractiveAnswerer:
         found = []
         for rank, source in enumerate(sources[:SOURCES_READ]):
             units = split_sentences(source.text)
+            years = self._columns.get(source.chunk_id)
             for i, unit in enumerate(units):
                 matched = query & set(content_terms(unit))
                 if not matched:
                     continue
-                text = unit
-                following = units[i + 1] if i + 1 < len(units) else ""
-                if following and len(following) < _SHORT_CELL and _wants_next(unit, following, kind):
-                    text = f"{unit} {following}"  # a table row's action followed by its cells
+                text = _extend(units, i, kind)
                 score = sum(self.weight(t) for t in matched) / total + RANK_PRIOR / (rank + 1)
                 score += _type_bonus(text, kind, asked_years)
+                if years:
+                    text = label_values(text, years.split("\t"), asked_years)
                 found.append(Candidate(_trim(text, query), source.n, score))
         return sorted(found, key=lambda c: c.score, reverse=True)
 
 
-def _wants_next(unit: str, following: str, kind: QuestionType) -> bool:
-    if len(unit) < 60:
-        return True
-    if kind is QuestionType.TARGET:
-        return not _NUMBER.search(unit) and bool(_NUMBER.search(following))
-    if kind is QuestionType.RESPONSIBLE:
-        return bool(_ENTITY.search(following))
-    return False
+def _extend(units: list[str], i: int, kind: QuestionType) -> str:
+    """A unit plus the short cells that follow it in a flattened table row.
+
+    For amounts: up to the first cell holding values ('N° de productores capacitados. 20 60 80').
+    For 'who': the involved entities, commitment and direct responsible that follow an action.
+    """
+    text = units[i]
+    steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 4}.get(kind, 1)
+    for following in units[i + 1 : i + 1 + steps]:
+        if len(following) >= _SHORT_CELL or len(text) + len(following) > MAX_UNIT_CHARS:
+            break
+        if kind is QuestionType.TARGET and _VALUES_AT_END.search(text):
+            break
+        if kind not in (QuestionType.TARGET, QuestionType.RESPONSIBLE) and len(text) >= 60:
+            break
+        text = f"{text} {following}"
+    return text
+
+
+def label_values(text: str, years: list[str], asked: set[str]) -> str:
+    """'N° de proyectos adjudicados. 2 5 6' -> '… (2018: 2; 2021: 5; 2025: 6)'.
+
+    Table cells are tab-separated when the extraction kept them; otherwise the trailing values of
+    the row are matched one per year. Long series keep the baseline, the asked years and the last.
+    """
+    if "\t" in text:
+        cells = text.split("\t")
+        label, values = " ".join(cells[: len(cells) - len(years)]), cells[len(cells) - len(years) :]
+    else:
+        tokens = text.split()
+        label, values = " ".join(tokens[: -len(years)]), tokens[-len(years) :]
+    if len(values) != len(years) or not all(_VALUE.fullmatch(v.strip()) for v in values):
+        return text
+    pairs = list(zip(years, (v.strip() for v in values), strict=True))
+    if len(pairs) > 4:
+        pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
+    return f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})"
 
 
 def _type_bonus(text: str, kind: QuestionType, asked_years: set[str]) -> float:

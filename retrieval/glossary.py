@@ -56,7 +56,9 @@ def _looks_like_acronym(text: str) -> bool:
         return False
     uppers = sum(c.isupper() for c in letters)
     # "CERX", "I+D", or a capitalised short name such as "Direpro" or "Fidecom".
-    return uppers >= 2 or (len(text) >= 4 and " " not in text and fold_accents(text) not in STOPWORDS)
+    return uppers >= 2 or (
+        len(text) >= 4 and " " not in text and fold_accents(text) not in STOPWORDS
+    )
 
 
 class Glossary:
@@ -71,7 +73,9 @@ class Glossary:
                 parsed = parse_entry(line)
                 if parsed:
                     acronym, expansion = parsed
-                    entry = GlossaryEntry(acronym, expansion, chunk.doc_id, chunk.title, chunk.chunk_id)
+                    entry = GlossaryEntry(
+                        acronym, expansion, chunk.doc_id, chunk.title, chunk.chunk_id
+                    )
                     entries[fold_accents(acronym)].setdefault(chunk.doc_id, entry)
         self._entries = {key: list(by_doc.values()) for key, by_doc in entries.items()}
         self._titles = " ".join(sorted({fold_accents(c.title) for c in chunks}))

@@ -64,8 +64,12 @@ class HybridRetriever:
     def retrieve(self, query: str, k: int) -> list[Retrieved]:
         """The k best live chunks for a query."""
         vector = self._embedder.embed_query(query)
-        dense = [(cid, s) for cid, s in self._store.search(vector, CANDIDATES) if cid in self._by_id]
-        lexical = [(self._chunks[i].chunk_id, s) for i, s in self._lexical.search(query, CANDIDATES)]
+        dense = [
+            (cid, s) for cid, s in self._store.search(vector, CANDIDATES) if cid in self._by_id
+        ]
+        lexical = [
+            (self._chunks[i].chunk_id, s) for i, s in self._lexical.search(query, CANDIDATES)
+        ]
         fused = rrf_fuse([[c for c, _ in dense], [c for c, _ in lexical]], self._weights)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 from retrieval.text import fold_accents
 
 
-class QuestionType(str, Enum):
+class QuestionType(StrEnum):
     RESPONSIBLE = "responsable"  # who is responsible / who takes part
     DEFINITION = "definicion"  # what is X / what does X stand for
     TARGET = "meta"  # how much / which target, value or year

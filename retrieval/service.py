@@ -45,11 +45,16 @@ class AnswerService:
         self.retriever = HybridRetriever(store, embedder, chunks)
         self.glossary = Glossary(chunks)
         self.answerer = answerer or ExtractiveAnswerer(
-            self.retriever.term_weights, self.glossary, settings.max_answer_chars
+            self.retriever.term_weights,
+            self.glossary,
+            {c.chunk_id: c.columns for c in chunks if c.columns},
+            settings.max_answer_chars,
         )
         logger.info(
             "Index opened: %d chunks, %d glossary acronyms, from %s",
-            len(chunks), len(self.glossary), store.location,
+            len(chunks),
+            len(self.glossary),
+            store.location,
         )
 
     @classmethod
@@ -79,10 +84,11 @@ class AnswerService:
         question = self.validate(question)
         query = self._with_context(question, history or [])
         k = k or self.settings.top_k
-        retrieved = self._with_glossary(query, self.retriever.retrieve(query, k), k)
+        ranked = self.retriever.retrieve(query, k)
+        retrieved = self._with_glossary(query, ranked, k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
-        abstained = self._should_abstain(query, retrieved)
+        abstained = len(retrieved) == len(ranked) and self._should_abstain(query, ranked)
         text = "" if abstained else self.answerer.compose(query, sources)
         if not text:
             abstained, text = True, message("answer.abstain")
@@ -118,15 +124,27 @@ class AnswerService:
                     extra.append(self.retriever.retrieved(entry.chunk_id))
         return (extra + retrieved)[: max(k, len(extra))]
 
-    def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
-        if not retrieved:
-            return True
+    def support(self, query: str, retrieved: list[Retrieved]) -> tuple[float, float]:
+        """(best dense similarity, share of the query's IDF mass found in the best chunk)."""
         best_dense = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         weights = self.retriever.term_weights
         terms = set(content_terms(query))
-        total = sum(weights.get(t, 0.0) for t in terms) or 1.0
-        top_terms = set(content_terms(retrieved[0].chunk.indexed_text))
-        coverage = sum(weights.get(t, 0.0) for t in terms & top_terms) / total
+        total = sum(weights.get(t, max(weights.values(), default=1.0)) for t in terms) or 1.0
+        coverage = max(
+            (
+                sum(weights.get(t, 0.0) for t in terms & set(content_terms(r.chunk.indexed_text)))
+                / total
+                for r in retrieved[:3]
+            ),
+            default=0.0,
+        )
+        return best_dense, coverage
+
+    def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
+        """Abstain when neither the meaning nor the words of the question are found."""
+        if not retrieved:
+            return True
+        best_dense, coverage = self.support(query, retrieved)
         return best_dense < MIN_DENSE_SIMILARITY and coverage < MIN_TERM_COVERAGE
 
 

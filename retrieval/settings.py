@@ -27,13 +27,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    rate_limit_per_minute: int = Field(30, ge=0, description="Questions per client per minute; 0 = off.")
+    rate_limit_per_minute: int = Field(
+        30, ge=0, description="Questions per client per minute; 0 = off."
+    )
     max_body_bytes: int = Field(16_384, ge=1024)
 
     # Telegram (exporta telegram, or the webhook mounted in the web app)
     telegram_token: SecretStr = Field(SecretStr(""), description="Bot token; empty = bot disabled.")
     telegram_webhook_secret: SecretStr = Field(SecretStr(""))
-    telegram_base_url: str = Field("", description="Self-hosted Bot API, e.g. http://127.0.0.1:8081/bot")
+    telegram_base_url: str = Field(
+        "", description="Self-hosted Bot API, e.g. http://127.0.0.1:8081/bot"
+    )
     telegram_webhook_path: str = Field("/telegram/webhook")
     telegram_history_turns: int = Field(4, ge=0)
     telegram_history_ttl_seconds: int = Field(1800, ge=60)

@@ -40,7 +40,9 @@ def _client(settings: Settings):
             settings=chroma_settings,
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+    return chromadb.PersistentClient(
+        path=str(settings.data_dir / "chroma"), settings=chroma_settings
+    )
 
 
 class ChunkStore:
@@ -119,7 +121,9 @@ class ChunkStore:
 
     def _write_manifest(self, manifest: dict[str, DocumentRecord]) -> None:
         collection = self._get()
-        payload = json.dumps({d: asdict(r) for d, r in sorted(manifest.items())}, ensure_ascii=False)
+        payload = json.dumps(
+            {d: asdict(r) for d, r in sorted(manifest.items())}, ensure_ascii=False
+        )
         metadata = {_MODEL_KEY: collection.metadata[_MODEL_KEY], _MANIFEST_KEY: payload}
         collection.modify(metadata=metadata)
         collection.metadata.update(metadata)
@@ -194,7 +198,9 @@ class ChunkStore:
         got = collection.get(include=["documents", "metadatas"])
         chunks = [
             Chunk.from_store(chunk_id, text, meta)
-            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            for chunk_id, text, meta in zip(
+                got["ids"], got["documents"], got["metadatas"], strict=True
+            )
             if _is_live(meta, manifest)
         ]
         return sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
@@ -225,4 +231,3 @@ def _is_live(meta: dict, manifest: dict[str, DocumentRecord]) -> bool:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
-

@@ -15,11 +15,11 @@ STOPWORDS = frozenset(
     a al algo algun alguna algunas alguno algunos ante antes aqui asi aun cada como con
     contra cual cuales cualquier cuando cuanta cuantas cuanto cuantos de del desde donde
     dos el ella ellas ellos en entre era eran es esa esas ese eso esos esta estaba estan
-    estar estas este esto estos fue fueron ha han hasta hay la las le les lo los mas me
-    mi mis mucho muy ni no nos o otra otras otro otros para pero poco por porque puede
-    pueden que quien quienes se segun ser si sido sin sobre son su sus tambien tan tiene
-    tienen todo todos tu un una unas uno unos y ya yo
-    """.split()
+    estar estas este esto estos fue fueron ha han hasta hay la las le les lo los mas me mi
+    mis mucho muy ni no nos o otra otras otro otros para pero poco por porque puede pueden
+    que quien quienes se segun ser si sido sin sobre son su sus tambien tan tiene tienen
+    todo todos tu un una unas uno unos y ya yo
+    """.split()  # noqa: SIM905
 )
 
 

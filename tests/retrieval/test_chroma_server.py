@@ -1,0 +1,76 @@
+"""The same index code against Chroma's own server (`chroma run`), and a clear error when it is down."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest
+from retrieval.errors import StoreUnavailable
+from retrieval.service import AnswerService
+from retrieval.settings import load_settings
+from retrieval.store import ChunkStore
+
+CHROMA = Path(sys.executable).with_name("chroma")
+FIXTURE_TXT = Path(__file__).parents[1] / "fixtures" / "corpus" / "plan-regional-demo.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_server_mode_indexes_and_answers(chroma_server, tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURE_TXT, corpus / FIXTURE_TXT.name)
+    settings = load_settings(chroma_url=chroma_server, data_dir=tmp_path / "unused")
+
+    report = ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    assert report.added == ["plan-regional-demo"]
+
+    service = AnswerService(ChunkStore.open(settings), embedder, settings)
+    answer = service.answer("que significa APPIM")
+    assert not answer.abstained
+    assert "Asociación de Productores de Pisco de Moquegua" in answer.answer
+    assert not (tmp_path / "unused").exists(), "server mode must not write an embedded index"
+
+
+def test_store_down_is_a_clear_spanish_error(tmp_path):
+    settings = load_settings(chroma_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreUnavailable) as error:
+        ChunkStore.open(settings)
+    assert "No se pudo conectar con el almacén de vectores" in str(error.value)
+    assert "servidor de Chroma" in str(error.value)

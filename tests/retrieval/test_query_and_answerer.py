@@ -1,0 +1,65 @@
+import re
+
+from retrieval.answerer import ExtractiveAnswerer, label_values
+from retrieval.contract import Source
+from retrieval.glossary import Glossary
+from retrieval.query import QuestionType, classify
+
+
+def test_question_types_from_informal_questions():
+    assert (
+        classify("quien se encarga de la certificacion organica del oregano?")
+        is QuestionType.RESPONSIBLE
+    )
+    assert classify("que es agroideas") is QuestionType.DEFINITION
+    assert classify("APPIM que significa") is QuestionType.DEFINITION
+    assert classify("meta 2025 hass moquegua") is QuestionType.TARGET
+    assert classify("requisitos para exportar pisco") is QuestionType.REQUIREMENT
+    assert classify("fondos concursables para mypes") is QuestionType.PROGRAM
+    assert classify("hola") is QuestionType.GENERAL
+
+
+def test_table_values_are_labelled_with_their_years():
+    years = ["2018", "2021", "2025"]
+    assert label_values("N° de proyectos adjudicados. 2 5 6", years, set()) == (
+        "N° de proyectos adjudicados. (2018: 2; 2021: 5; 2025: 6)"
+    )
+    series = "Valor absoluto\t1 131\t1 662\t3 320"
+    assert label_values(series, ["2024", "2030", "2040"], set()) == (
+        "Valor absoluto (2024: 1 131; 2030: 1 662; 2040: 3 320)"
+    )
+    assert (
+        label_values("Texto sin valores al final.", years, set()) == "Texto sin valores al final."
+    )
+
+
+def source(n: int, text: str, chunk_id: str = "") -> Source:
+    return Source(n, "doc", "Doc", None, None, chunk_id or f"c{n}", text, 0.0)
+
+
+def test_target_answer_joins_the_action_with_its_cells_and_cites():
+    sources = [
+        source(1, "Desarrollar proyectos de mejora del proceso de secado de orégano.\n"
+                  "N° de productores capacitados. 20 60 80\n"
+                  "Gestionar el programa de certificación orgánica en campos de orégano."),
+        source(2, "La región tiene clima templado."),
+    ]  # fmt: skip
+    answerer = ExtractiveAnswerer({}, Glossary([]), {"c1": "2018\t2021\t2025"}, max_chars=600)
+    text = answerer.compose("cuantos productores de oregano se capacitan en secado?", sources)
+    assert "(2018: 20; 2021: 60; 2025: 80) [1]" in text
+    assert len(text) <= 600
+    assert set(re.findall(r"\[(\d+)\]", text)) <= {"1", "2"}
+
+
+def test_responsible_answer_keeps_the_direct_responsible():
+    sources = [
+        source(1, "Crear una red de servicios de reparación y mantenimiento de equipos de plantas "
+                  "de congelados. CITE Pesquero. Crear una red de servicios de reparación. Hacer uso "
+                  "de la red de servicios de reparación. Plantas procesadoras de congelados."),
+    ]  # fmt: skip
+    answerer = ExtractiveAnswerer({}, Glossary([]), {}, max_chars=600)
+    text = answerer.compose(
+        "quien es responsable de la red de reparacion de plantas de congelados", sources
+    )
+    assert "Plantas procesadoras de congelados." in text
+    assert text.endswith("[1]")
