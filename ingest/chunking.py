@@ -16,8 +16,8 @@ from ingest.loaders import LoadedDocument
 from retrieval.contract import Chunk
 from retrieval.text import count_words, split_sentences
 
-MIN_WORDS = 120
-MAX_WORDS = 350
+MAX_WORDS = 350  # chunks are filled up to this; a ficha or a table kept whole may be longer
+CAPTION_LEVEL = 9  # "Tabla 4: …" sits below every numbered heading
 GLOSSARY_MAX_WORDS = 120
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
@@ -98,7 +98,7 @@ def heading_of(
             return len(match.group(1)), match.group(2).replace("**", "").strip()
         return None
     if _CAPTION.match(text) and count_words(text) <= 25:
-        return 9, text
+        return CAPTION_LEVEL, text
     if count_words(text) > 14 or text.endswith((".", ",", ";")):
         return None
     match = _NUMBERED_HEADING.match(text)
@@ -164,9 +164,13 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
     section = Section()
     current: list[Paragraph] = []
     index = 0
+    after_caption = False
     while index < len(paragraphs):
         para = paragraphs[index]
         heading = heading_of(para.text, fmt, repeated)
+        if heading and after_caption and heading[0] == 1 and not _NUMBERED_HEADING.match(para.text):
+            heading = None  # an upper-case row right under "Tabla 4: …" is its column header
+        after_caption = bool(heading) and heading[0] == CAPTION_LEVEL
         if heading:
             yield from _flush(section, current)
             current = []
@@ -183,12 +187,18 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         limit = GLOSSARY_MAX_WORDS if _GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
         for part in _split_long(para, limit):
             size = sum(p.words for p in current)
-            if current and size + part.words > limit:
+            new_page = fmt == "pdf" and current and current[-1].page != part.page
+            if current and (size + part.words > limit or new_page) and not _introduces(current[-1]):
                 yield from _flush(section, current)
                 current = []
             current.append(part)
         index += 1
     yield from _flush(section, current)
+
+
+def _introduces(para: Paragraph) -> bool:
+    """A paragraph ending in a colon ("- **Costo logístico:**") belongs with what follows it."""
+    return para.text.rstrip("* ").endswith(":")
 
 
 def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[Place, list[Paragraph]]]:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from ingest.catalog import CATALOG_FILE, describe, load_catalog
+from ingest.catalog import CATALOG_FILE, DocumentInfo, describe, load_catalog, slugify
 from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
 from prompts import message
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
 # Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 @dataclass
@@ -73,6 +74,17 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, failed
 
 
+def _unique_ids(described: list[tuple[Path, DocumentInfo]]) -> list[tuple[Path, DocumentInfo]]:
+    """Files whose names give the same id ('plan.txt', 'plan.md') are told apart by their suffix."""
+    for key in (lambda p: p.name, lambda p: f"{p.parent.name}-{p.name}"):
+        counts = Counter(info.doc_id for _, info in described)
+        described = [
+            (path, replace(info, doc_id=slugify(key(path))) if counts[info.doc_id] > 1 else info)
+            for path, info in described
+        ]
+    return described
+
+
 def _covers(paths: list[Path], source: str) -> bool:
     """Whether a previously indexed file lies under one of the paths of this run."""
     source_path = Path(source)
@@ -101,8 +113,7 @@ def ingest(
 
     pending = []  # (path, info, digest) of new or changed documents
     seen: set[str] = set()
-    for path in files:
-        info = describe(path, catalog)
+    for path, info in _unique_ids([(path, describe(path, catalog)) for path in files]):
         seen.add(info.doc_id)
         digest = content_hash(path)
         previous = manifest.get(info.doc_id)
@@ -122,6 +133,9 @@ def ingest(
         chunks = chunk_document(
             document, version, info.doc_id, info.title, info.kind, info.year, info.region
         )
+        if not chunks:  # only headings: nothing to cite (and nothing to embed)
+            report.failed.append((str(path), message("ingest.empty_document")))
+            continue
         chunked.append((path, info, document.content_hash, chunks))
 
     embedder = embedder_factory() if chunked else None

@@ -26,9 +26,14 @@ def test_compound_word_on_one_line_is_untouched():
     assert clean_page("requisitos zoo-fitosanitarios") == ["requisitos zoo-fitosanitarios"]
 
 
-def test_tab_and_space_runs_collapse_to_one_space():
-    text = "Exportaciones \t de\u00a0\u00a0servicios   no  tradicionales"
+def test_space_runs_in_prose_collapse_to_one_space():
+    text = "Exportaciones  de\u00a0servicios \u2009no  tradicionales"
     assert clean_page(text) == ["Exportaciones de servicios no tradicionales"]
+
+
+def test_tabs_and_wide_gaps_become_one_tab_between_table_cells():
+    text = "Asistencia  técnica \t  20%      90%\t\t(meta)"
+    assert clean_page(text) == ["Asistencia técnica\t20%\t90%\t(meta)"]
 
 
 def test_wrapped_lines_of_a_paragraph_become_one_line():
@@ -39,8 +44,8 @@ def test_wrapped_lines_of_a_paragraph_become_one_line():
 
 
 def test_table_rows_keep_their_own_lines():
-    text = "ACCIÓN              2008      2009\nAsistencia técnica  20%       90%"
-    assert clean_page(text) == ["ACCIÓN 2008 2009\nAsistencia técnica 20% 90%"]
+    text = "ACCIÓN              2008      2009\nAsistencia técnica    20%       90%"
+    assert clean_page(text) == ["ACCIÓN\t2008\t2009\nAsistencia técnica\t20%\t90%"]
 
 
 @pytest.mark.parametrize("line", ["12", "  7  ", "Página 4", "pág. 15", "Pag 3", "42 43"])
@@ -75,8 +80,7 @@ def test_running_header_followed_by_the_section_title_is_dropped():
 
 def test_lines_repeated_alone_in_a_text_file_are_headers():
     page = "\n\n".join(
-        ["Plan Regional Exportador Demo", "Primer párrafo del plan."] * 3
-        + ["Último párrafo."]
+        ["Plan Regional Exportador Demo", "Primer párrafo del plan."] * 3 + ["Último párrafo."]
     )
     assert running_headers([page]) == {"Plan Regional Exportador Demo"}
 

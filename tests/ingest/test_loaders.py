@@ -16,7 +16,9 @@ def test_bold_and_superscript_tags_are_removed_keeping_their_text():
 
 
 def test_paragraph_and_list_tags_are_removed_keeping_their_text():
-    line = '<p>Primero.</p> <ol style="x"> <li>1. Empresas asistidas.</li> <li>2. Visitas.</li> </ol>'
+    line = (
+        '<p>Primero.</p> <ol style="x"> <li>1. Empresas asistidas.</li> <li>2. Visitas.</li> </ol>'
+    )
     text = strip_html(line)
     assert "<" not in text and ">" not in text
     assert " ".join(text.split()) == "Primero. 1. Empresas asistidas. 2. Visitas."
@@ -113,7 +115,9 @@ def test_password_protected_pdf_is_rejected_as_encrypted(tmp_path, pdf_builder):
 
 def test_pdf_with_only_an_owner_password_is_read(tmp_path, pdf_builder):
     # Opens without a password (only permissions are restricted): its text is indexable.
-    path = pdf_builder(tmp_path / "permisos.pdf", [["Contenido abierto del plan"]], user_password="")
+    path = pdf_builder(
+        tmp_path / "permisos.pdf", [["Contenido abierto del plan"]], user_password=""
+    )
     assert "Contenido abierto del plan" in load_document(path).pages[0].text
 
 
