@@ -139,8 +139,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from retrieval.evaluation import evaluate
     from retrieval.service import AnswerService
 
+    gold = Path(args.gold)
+    if not gold.is_file():
+        print(f"Error: {gold}: {message('ingest.missing_path')}", file=sys.stderr)
+        return EXIT_USER_ERROR
     service = AnswerService.from_settings(_settings(args))
-    report = evaluate(service, Path(args.gold), k=args.k)
+    report = evaluate(service, gold, k=args.k)
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table())
     return 0
 
@@ -274,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExportaError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:  # `exporta status | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

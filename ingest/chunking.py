@@ -26,6 +26,10 @@ _CAPTION = re.compile(
     r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE
 )
 _YEARS_ROW = re.compile(r"^(?:[A-Za-zñÑ]+\t)?((?:19|20)\d\d(?:[\t ]+(?:19|20)\d\d)+)$")
+_CARD_START = re.compile(r"^(?:FICHA TÉCNICA|Ficha técnica)", re.IGNORECASE)
+_CARD_NAMES = [  # an indicator card names its indicator; a service card, its service
+    re.compile(rf"^Nombre del {what}:?\t\s*(\S.*)$", re.MULTILINE) for what in ("indicador", "servicio")
+]
 _FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
 _GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
 _FICHA_FIELDS = (
@@ -54,6 +58,7 @@ class Section:
     path: list[str] = field(default_factory=list)
     levels: list[int] = field(default_factory=list)
     columns: str | None = None  # years heading the current table, e.g. "2018\t2021\t2025"
+    card: str | None = None  # name of the indicator or service card being read
 
     def note_columns(self, text: str) -> None:
         for line in text.split("\n"):
@@ -62,6 +67,7 @@ class Section:
 
     def enter(self, level: int, title: str) -> None:
         self.columns = None
+        self.card = None
         while self.levels and self.levels[-1] >= level:
             self.levels.pop()
             self.path.pop()
@@ -69,7 +75,8 @@ class Section:
         self.path.append(title)
 
     def label(self) -> str | None:
-        return " > ".join(self.path) or None
+        """The section path, plus the card's name so every piece of a card says what it is about."""
+        return " > ".join(self.path + ([self.card] if self.card else [])) or None
 
 
 def paragraphs_of(document: LoadedDocument) -> list[Paragraph]:
@@ -180,9 +187,17 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         if _FICHA_START.match(para.text):
             yield from _flush(section, current)
             card, index = _take_ficha(paragraphs, index)
-            yield Place(section.label(), None), [card]
+            name = card_name(card.text)
+            label = " > ".join(section.path + ([name] if name else [])) or None
+            yield Place(label, None), [card]
             current = []
             continue
+        if _CARD_START.match(para.text):
+            yield from _flush(section, current)
+            current = []
+            section.card = section.columns = None
+        if name := card_name(para.text):
+            section.card = name
         section.note_columns(para.text)
         limit = GLOSSARY_MAX_WORDS if _GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
         for part in _split_long(para, limit):
@@ -194,6 +209,14 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
             current.append(part)
         index += 1
     yield from _flush(section, current)
+
+
+def card_name(text: str) -> str | None:
+    """The indicator's (else the service's) name on a card, for every chunk of that card."""
+    for pattern in _CARD_NAMES:
+        if match := pattern.search(text):
+            return match.group(1).replace("**", "").strip()[:160]
+    return None
 
 
 def _introduces(para: Paragraph) -> bool:

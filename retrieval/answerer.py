@@ -16,12 +16,21 @@ from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, years_in
 from retrieval.text import content_terms, split_sentences
 
-MAX_UNIT_CHARS = 300
+MAX_UNIT_CHARS = 280
 SOURCES_READ = 4
 RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
 _SHORT_CELL = 120
+FIELD_BONUS = 0.2
+_TOC_LEADER = re.compile(r"\.{5,}|…{2,}")
+# The row of a service or indicator card that answers each kind of question.
+_FIELD_FOR_TYPE = {
+    QuestionType.RESPONSIBLE: re.compile(r"^(Proveedor del servicio|Responsable)"),
+    QuestionType.DEFINITION: re.compile(r"^Descripción del servicio"),
+    QuestionType.PROGRAM: re.compile(r"^Descripción del servicio"),
+    QuestionType.GENERAL: re.compile(r"^Descripción del servicio"),
+}
 _VALUE = re.compile(r"-|\d{1,3}(?:[ .,]\d{3})*(?:[.,]\d+)?\s?%?")
 _VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
@@ -34,7 +43,12 @@ class Answerer(Protocol):
 class Candidate:
     text: str
     n: int
-    score: float
+    terms: frozenset[str]  # question terms this unit answers (its own, or its card's for a row)
+    base: float  # rank prior and question-type bonuses
+
+    def gain(self, weight, total: float, covered: set[str]) -> float:
+        """Worth of quoting this unit once `covered` terms are already answered."""
+        return sum(weight(t) for t in self.terms - covered) / total + self.base
 
 
 class ExtractiveAnswerer:
@@ -57,20 +71,30 @@ class ExtractiveAnswerer:
         return self._weights.get(term, self._default_weight)
 
     def compose(self, question: str, sources: list[Source]) -> str:
+        """Greedy cover of the question: each next quote must answer terms not yet answered.
+
+        A question in two parts ("cuántos meses … y cuántas entidades …") gets one quote per part,
+        possibly from two documents.
+        """
         kind = classify(question)
         parts = self.definitions(question, sources) if kind is QuestionType.DEFINITION else []
         used = sum(len(p) + 1 for p in parts)
-        for candidate in self.candidates(question, sources, kind):
-            piece = f"{candidate.text} [{candidate.n}]"
-            if any(candidate.text in p or p.startswith(candidate.text) for p in parts):
-                continue
-            if parts and used + len(piece) + 1 > self._max_chars:
+        total = self.total_weight(question)
+        covered: set[str] = set()
+        pool = self.candidates(question, sources, kind)
+        while pool:
+            best = max(pool, key=lambda c: c.gain(self.weight, total, covered))
+            pool.remove(best)
+            piece = f"{best.text} [{best.n}]"
+            if any(best.text in p for p in parts) or (parts and used + len(piece) > self._max_chars):
                 continue
             parts.append(piece)
             used += len(piece) + 1
-            if used > self._max_chars * 0.8:
-                break
+            covered |= best.terms
         return " ".join(parts)
+
+    def total_weight(self, question: str) -> float:
+        return sum(self.weight(t) for t in set(content_terms(question))) or 1.0
 
     def definitions(self, question: str, sources: list[Source]) -> list[str]:
         """'ACR (document): expansion [n]' for each acronym the question names, per document."""
@@ -91,23 +115,42 @@ class ExtractiveAnswerer:
         """Every unit of the first sources, scored by the question terms it holds and its type."""
         kind = kind or classify(question)
         query = set(content_terms(question))
-        total = sum(self.weight(t) for t in query) or 1.0
+        total = self.total_weight(question)
         asked_years = set(years_in(question))
         found = []
         for rank, source in enumerate(sources[:SOURCES_READ]):
             units = split_sentences(source.text)
             years = self._columns.get(source.chunk_id)
+            # What the chunk's section (or card name) says counts for each of its rows, at half.
+            context = query & set(content_terms(source.section or ""))
+            card_terms = query & set(content_terms(source.text))
+            is_card = source.text.startswith(("FICHA", "Ficha"))
+            prior = RANK_PRIOR / (rank + 1)
             for i, unit in enumerate(units):
+                if _TOC_LEADER.search(unit):
+                    continue  # a table-of-contents line points elsewhere, it answers nothing
                 matched = query & set(content_terms(unit))
-                if not matched:
-                    continue
+                field = _FIELD_FOR_TYPE.get(kind) if is_card else None
+                is_field = bool(field and field.match(unit))
                 text = _extend(units, i, kind)
-                score = sum(self.weight(t) for t in matched) / total + RANK_PRIOR / (rank + 1)
-                score += _type_bonus(text, kind, asked_years)
-                if years:
-                    text = label_values(text, years.split("\t"), asked_years)
-                found.append(Candidate(_trim(text, query), source.n, score))
-        return sorted(found, key=lambda c: c.score, reverse=True)
+                labelled = text
+                if years and kind is QuestionType.TARGET:
+                    labelled = label_values(text, years.split("\t"), asked_years)
+                if not matched and not is_field and labelled == text:
+                    continue
+                base = prior + _type_bonus(labelled, kind, asked_years)
+                terms = matched
+                if is_field or labelled != text:
+                    # A card's answering row, or a row of values, stands for its whole card or table.
+                    terms = matched | context | (query & set(content_terms(labelled)))
+                    if is_field:
+                        terms |= card_terms
+                    base += FIELD_BONUS
+                limit = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
+                found.append(
+                    Candidate(_trim(labelled, query, limit), source.n, frozenset(terms), base)
+                )
+        return sorted(found, key=lambda c: c.gain(self.weight, total, set()), reverse=True)
 
 
 def _extend(units: list[str], i: int, kind: QuestionType) -> str:
@@ -117,9 +160,10 @@ def _extend(units: list[str], i: int, kind: QuestionType) -> str:
     For 'who': the involved entities, commitment and direct responsible that follow an action.
     """
     text = units[i]
-    steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 4}.get(kind, 1)
+    steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
+    budget = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
     for following in units[i + 1 : i + 1 + steps]:
-        if len(following) >= _SHORT_CELL or len(text) + len(following) > MAX_UNIT_CHARS:
+        if len(following) >= _SHORT_CELL or len(text) + len(following) > budget:
             break
         if kind is QuestionType.TARGET and _VALUES_AT_END.search(text):
             break
@@ -158,18 +202,21 @@ def _type_bonus(text: str, kind: QuestionType, asked_years: set[str]) -> float:
     return 0.0
 
 
-def _trim(text: str, query: set[str]) -> str:
-    """A long unit shortened to the window around its first matching term."""
-    if len(text) <= MAX_UNIT_CHARS:
+def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS) -> str:
+    """A long unit shortened to the window that holds most of the question's terms."""
+    if len(text) <= limit:
         return text
     words = text.split()
     hits = [i for i, w in enumerate(words) if set(content_terms(w)) & query]
-    start = max(0, (hits[0] if hits else 0) - 8)
-    out, size = [], 0
-    for word in words[start:]:
-        if size + len(word) + 1 > MAX_UNIT_CHARS:
-            break
-        out.append(word)
-        size += len(word) + 1
-    prefix = "… " if start else ""
-    return f"{prefix}{' '.join(out)} …"
+    best, best_start, best_end = -1, 0, 0
+    for start in sorted({max(0, h - 6) for h in hits} or {0}):
+        end, size = start, 0
+        while end < len(words) and size + len(words[end]) + 1 <= limit:
+            size += len(words[end]) + 1
+            end += 1
+        covered = sum(start <= h < end for h in hits)
+        if covered > best:
+            best, best_start, best_end = covered, start, end
+    prefix = "… " if best_start else ""
+    suffix = " …" if best_end < len(words) else ""
+    return f"{prefix}{' '.join(words[best_start:best_end])}{suffix}"

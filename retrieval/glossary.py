@@ -18,6 +18,9 @@ _COLON_ENTRY = re.compile(r"^([^\s:][^:]{0,24}?)\s*:\s+(\S.*)$")
 _ACRONYM_TOKEN = re.compile(r"^[A-ZÁÉÍÓÚÑ][A-Za-zÁÉÍÓÚÑáéíóúñ0-9+&\-]{1,14}$")
 
 
+_ASKING = r"(?:que es|que son|que significa|significado|siglas|que quiere decir|definicion)"
+
+
 @dataclass(frozen=True)
 class GlossaryEntry:
     acronym: str
@@ -97,5 +100,14 @@ class Glossary:
         return [k for k in found if not any(k != o and k in o for o in found)]
 
     def subjects(self, question: str) -> list[str]:
-        """Acronyms the question asks about; document names such as PERX or PNMCE are context."""
-        return [a for a in self.acronyms_in(question) if a not in self._titles]
+        """Acronyms whose meaning the question asks ("que es X", "X que significa", "siglas X")."""
+        folded = fold_accents(question)
+        return [
+            a
+            for a in self.acronyms_in(question)
+            if a not in self._titles
+            and (
+                re.search(rf"{_ASKING}\s+(?:(?:el|la|los|las|del|de)\s+)?{re.escape(a)}(?![\w+])", folded)
+                or re.search(rf"(?<![\w+]){re.escape(a)}\W{{0,3}}{_ASKING}", folded)
+            )
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import bm25s
@@ -9,6 +10,9 @@ import numpy as np
 
 from retrieval.contract import Chunk
 from retrieval.text import content_terms
+
+# bm25s sets its logger to DEBUG when imported; its index-building chatter is not ours to show.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class LexicalIndex:

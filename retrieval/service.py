@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 
@@ -20,9 +21,11 @@ from retrieval.text import content_terms
 
 logger = logging.getLogger(__name__)
 
-# Abstain when neither ranking gives real support (tuned on the dev set, see README "Calidad").
-MIN_DENSE_SIMILARITY = 0.80
-MIN_TERM_COVERAGE = 0.45
+# Abstain when the best chunks hold less than this share of the question's IDF mass (tuned on the
+# dev set: answerable questions start at 0.37, off-corpus ones sit near 0.25). e5 similarities are
+# all 0.84-0.93 on this corpus, so they do not separate the two.
+MIN_TERM_COVERAGE = 0.30
+_PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
 
 
@@ -141,11 +144,20 @@ class AnswerService:
         return best_dense, coverage
 
     def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
-        """Abstain when neither the meaning nor the words of the question are found."""
+        """Abstain when the words of the question are not found, or it names what no document does."""
         if not retrieved:
             return True
-        best_dense, coverage = self.support(query, retrieved)
-        return best_dense < MIN_DENSE_SIMILARITY and coverage < MIN_TERM_COVERAGE
+        _, coverage = self.support(query, retrieved)
+        return coverage < MIN_TERM_COVERAGE or bool(self.unknown_names(query))
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Capitalised names in the question that appear in no document ("Rotterdam")."""
+        vocabulary = self.retriever.term_weights
+        return [
+            name
+            for name in _PROPER_NOUN.findall(question)
+            if not any(t in vocabulary for t in content_terms(name))
+        ]
 
 
 def _source(n: int, retrieved: Retrieved) -> Source:

@@ -48,7 +48,7 @@ def content_terms(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])
 
 
-_SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+(?=[¿¡\"“(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[¿¡\"“(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
 
 
 def split_sentences(text: str) -> list[str]:
