@@ -31,7 +31,7 @@ _FIELD_FOR_TYPE = {
     QuestionType.PROGRAM: re.compile(r"^Descripción del servicio"),
     QuestionType.GENERAL: re.compile(r"^Descripción del servicio"),
 }
-_VALUE = re.compile(r"-|\d{1,3}(?:[ .,]\d{3})*(?:[.,]\d+)?\s?%?")
+_VALUE = re.compile(r"-|\d[\d .,/]*%?")
 _VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
 
@@ -78,15 +78,17 @@ class ExtractiveAnswerer:
         """
         kind = classify(question)
         parts = self.definitions(question, sources) if kind is QuestionType.DEFINITION else []
+        # An acronym defined by the glossary needs little more than a line or two of context.
+        max_parts = len(parts) + 2 if parts else 8
         used = sum(len(p) + 1 for p in parts)
         total = self.total_weight(question)
         covered: set[str] = set()
         pool = self.candidates(question, sources, kind)
-        while pool:
+        while pool and len(parts) < max_parts:
             best = max(pool, key=lambda c: c.gain(self.weight, total, covered))
             pool.remove(best)
             piece = f"{best.text} [{best.n}]"
-            if any(best.text in p for p in parts) or (parts and used + len(piece) > self._max_chars):
+            if any(best.text in p or p.startswith(best.text.split(" ", 1)[0] + ":") for p in parts) or (parts and used + len(piece) > self._max_chars):
                 continue
             parts.append(piece)
             used += len(piece) + 1
@@ -122,7 +124,7 @@ class ExtractiveAnswerer:
             units = split_sentences(source.text)
             years = self._columns.get(source.chunk_id)
             # What the chunk's section (or card name) says counts for each of its rows, at half.
-            context = query & set(content_terms(source.section or ""))
+            context = query & set(content_terms(f"{source.title} {source.section or ''}"))
             card_terms = query & set(content_terms(source.text))
             is_card = source.text.startswith(("FICHA", "Ficha"))
             prior = RANK_PRIOR / (rank + 1)

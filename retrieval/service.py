@@ -91,7 +91,8 @@ class AnswerService:
         retrieved = self._with_glossary(query, ranked, k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
-        abstained = len(retrieved) == len(ranked) and self._should_abstain(query, ranked)
+        defined = retrieved[:1] != ranked[:1] or len(retrieved) > len(ranked)
+        abstained = not defined and self._should_abstain(query, ranked)
         text = "" if abstained else self.answerer.compose(query, sources)
         if not text:
             abstained, text = True, message("answer.abstain")
@@ -118,14 +119,12 @@ class AnswerService:
         """A definition question always cites the acronym lists that expand its acronym."""
         if classify(question) is not QuestionType.DEFINITION:
             return retrieved
-        present = {r.chunk.chunk_id for r in retrieved}
-        extra = []
+        first: dict[str, Retrieved] = {}
         for acronym in self.glossary.subjects(question):
             for entry in self.glossary.lookup(acronym):
-                if entry.chunk_id not in present:
-                    present.add(entry.chunk_id)
-                    extra.append(self.retriever.retrieved(entry.chunk_id))
-        return (extra + retrieved)[: max(k, len(extra))]
+                first.setdefault(entry.chunk_id, self.retriever.retrieved(entry.chunk_id))
+        rest = [r for r in retrieved if r.chunk.chunk_id not in first]
+        return ([*first.values(), *rest])[: max(k, len(first))]
 
     def support(self, query: str, retrieved: list[Retrieved]) -> tuple[float, float]:
         """(best dense similarity, share of the query's IDF mass found in the best chunk)."""
