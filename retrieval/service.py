@@ -144,8 +144,8 @@ class AnswerService:
 
     def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
         """Abstain when the words of the question are not found, or it names what no document does."""
-        if not retrieved:
-            return True
+        if not retrieved or all(t.isdigit() for t in content_terms(query)):
+            return True  # "¿y en 2025?" with no earlier question: no topic to answer about
         _, coverage = self.support(query, retrieved)
         return coverage < MIN_TERM_COVERAGE or bool(self.unknown_names(query))
 

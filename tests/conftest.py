@@ -62,7 +62,11 @@ def _no_network(monkeypatch):
 
     def guarded_connect(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+        if (
+            isinstance(host, str)
+            and host not in ("127.0.0.1", "localhost", "::1")
+            and not host.startswith("/")
+        ):
             raise RuntimeError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
@@ -96,7 +100,9 @@ def indexed(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("indexed")
     corpus = make_corpus(root / "corpus")
     settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
-    report = ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    report = ingest(
+        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
+    )
     assert not report.failed, report.failed
     return settings, corpus
 

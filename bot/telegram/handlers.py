@@ -6,21 +6,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from html import escape
 
-from telegram import (
-    Bot,
-    BotCommand,
-    Chat,
-    LinkPreviewOptions,
-    Message,
-    MessageEntity,
-    ReplyParameters,
-    Update,
-)
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram import Bot, BotCommand, Chat, Update
+from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -31,6 +21,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.telegram.chat import addressed_question, send_html, thread_of
 from bot.telegram.conversations import Conversations, RecentAnswers
 from bot.telegram.feedback import Feedback, FeedbackRecorder
 from bot.telegram.ratelimit import UserRateLimiter
@@ -43,7 +34,6 @@ from bot.telegram.render import (
     render_answer,
     render_documents,
     render_passages,
-    split_html,
 )
 from prompts import message
 from retrieval.contract import Answer, Turn
@@ -56,7 +46,6 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 seconds
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class ExportaBot:
@@ -112,7 +101,7 @@ class ExportaBot:
 
     async def start(self, update: Update, context: Context) -> None:
         count = len(self.service.documents())
-        await self._send(
+        await send_html(
             context.bot,
             update.effective_chat.id,
             message("telegram.welcome", count=count),
@@ -125,16 +114,16 @@ class ExportaBot:
             minutes=self.history_minutes,
             username=escape(context.bot.username or ""),
         )
-        await self._send(context.bot, update.effective_chat.id, text)
+        await send_html(context.bot, update.effective_chat.id, text)
 
     async def documents(self, update: Update, context: Context) -> None:
         records = self.service.documents()
-        await self._send(context.bot, update.effective_chat.id, render_documents(records))
+        await send_html(context.bot, update.effective_chat.id, render_documents(records))
 
     async def new_conversation(self, update: Update, context: Context) -> None:
         chat_id = update.effective_chat.id
         self.conversations.forget(chat_id)
-        await self._send(context.bot, chat_id, message("telegram.new_conversation"))
+        await send_html(context.bot, chat_id, message("telegram.new_conversation"))
 
     # Questions
 
@@ -174,19 +163,23 @@ class ExportaBot:
             logger.info("Question refused by the per-user rate limit (%d per minute)", limit)
             if decision.notify:
                 text = message("telegram.rate_limited", limit=limit, seconds=decision.retry_in)
-                await self._send(bot, chat.id, text, reply_to=reply_to, thread=_thread(origin))
+                await send_html(bot, chat.id, text, reply_to=reply_to, thread=thread_of(origin))
             return
         history = self.conversations.history(chat.id)
         answer = await self._answer_typing(bot, chat.id, question, history)
+        logger.info(
+            "Answered in a %s chat (abstained=%s, %d sources, %.0f ms)",
+            chat.type, answer.abstained, len(answer.sources), answer.timings_ms.get("total", 0),
+        )  # fmt: skip
         self.conversations.remember(chat.id, Turn(answer.question, answer.answer))
         answer_id = self.answers.add(answer, chat.id)
-        await self._send(
+        await send_html(
             bot,
             chat.id,
             render_answer(answer),
             keyboard=answer_keyboard(answer_id),
             reply_to=reply_to,
-            thread=_thread(origin),
+            thread=thread_of(origin),
         )
 
     async def _answer_typing(
@@ -224,7 +217,9 @@ class ExportaBot:
         origin = query.message
         reply_to = origin.message_id if origin else None
         text = render_passages(sent.answer)
-        await self._send(context.bot, sent.chat_id, text, reply_to=reply_to, thread=_thread(origin))
+        await send_html(
+            context.bot, sent.chat_id, text, reply_to=reply_to, thread=thread_of(origin)
+        )
 
     async def on_vote(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -250,7 +245,8 @@ class ExportaBot:
         """The one error handler: log with the update, tell the user in Spanish, no internals."""
         error = context.error
         if isinstance(error, ExportaError):
-            logger.warning("Could not answer: %s", error)
+            level = logging.INFO if isinstance(error, InvalidQuestion) else logging.WARNING
+            logger.log(level, "Could not answer: %s", error)
             text = user_message(error)
         else:
             logger.error("Error while handling update %s", describe(update), exc_info=error)
@@ -261,52 +257,9 @@ class ExportaBot:
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
         try:
-            await self._send(context.bot, update.effective_chat.id, text)
+            await send_html(context.bot, update.effective_chat.id, text)
         except TelegramError as exc:
             logger.warning("Could not tell the chat about the error: %s", exc)
-
-    async def _send(
-        self,
-        bot: Bot,
-        chat_id: int,
-        html: str,
-        *,
-        keyboard=None,
-        reply_to: int | None = None,
-        thread: int | None = None,
-    ) -> None:
-        """Send HTML, split into as many messages as needed; the keyboard goes under the last."""
-        chunks = split_html(html)
-        for i, chunk in enumerate(chunks):
-            quote = ReplyParameters(reply_to, allow_sending_without_reply=True)
-            await bot.send_message(
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_markup=keyboard if i == len(chunks) - 1 else None,
-                reply_parameters=quote if reply_to and i == 0 else None,
-                message_thread_id=thread,
-            )
-
-
-def addressed_question(msg: Message, bot: Bot) -> str | None:
-    """The question in a group message meant for the bot (mention or reply to it), else None.
-
-    Only the sender's own text is used: never the message they replied to, which may be another
-    member's.
-    """
-    mention = f"@{bot.username}".lower()
-    entities = msg.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
-    mentioned = any(
-        text.lower() == mention or (e.user is not None and e.user.id == bot.id)
-        for e, text in entities.items()
-    )
-    reply = msg.reply_to_message
-    replied = reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
-    if not (mentioned or replied):
-        return None
-    return re.sub(re.escape(mention), " ", msg.text or "", flags=re.IGNORECASE).strip()
 
 
 def user_message(error: ExportaError) -> str:
@@ -322,10 +275,3 @@ def describe(update: object) -> str:
     if isinstance(update, Update):
         return json.dumps(update.to_dict(), ensure_ascii=False)
     return repr(update)
-
-
-def _thread(msg: object) -> int | None:
-    """The forum topic to answer in, if the message is in one."""
-    if getattr(msg, "is_topic_message", False):
-        return msg.message_thread_id
-    return None

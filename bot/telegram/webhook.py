@@ -7,6 +7,7 @@ Include it in any FastAPI app; the app's lifespan starts and stops the bot:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from retrieval.errors import ConfigurationError
@@ -33,23 +35,38 @@ def webhook_router(application: Application, settings: Settings) -> APIRouter:
         raise ConfigurationError("telegram.webhook_secret_missing")
     expected = secret.encode()
 
+    lock = asyncio.Lock()
+
+    async def ensure_started() -> bool:
+        """Start the bot once; if Telegram is unreachable, the web app runs on and we retry."""
+        async with lock:
+            if application.running:
+                return True
+            try:
+                await application.initialize()
+                if application.post_init:
+                    await application.post_init(application)
+                if settings.telegram_webhook_url:
+                    await application.bot.set_webhook(
+                        settings.telegram_webhook_url,
+                        secret_token=secret,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                    logger.info("Telegram webhook registered")
+                await application.start()
+            except TelegramError as exc:
+                logger.error("Telegram bot not started (%s); will retry on the next update", exc)
+                return False
+            return True
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await application.initialize()
-        if application.post_init:
-            await application.post_init(application)
-        if settings.telegram_webhook_url:
-            await application.bot.set_webhook(
-                settings.telegram_webhook_url,
-                secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
-            )
-            logger.info("Telegram webhook registered")
-        await application.start()
+        await ensure_started()
         try:
             yield
         finally:
-            await application.stop()
+            if application.running:
+                await application.stop()
             await application.shutdown()
 
     router = APIRouter(lifespan=lifespan)
@@ -60,6 +77,8 @@ def webhook_router(application: Application, settings: Settings) -> APIRouter:
         if not hmac.compare_digest(given, expected):
             logger.warning("Telegram webhook call refused: wrong or missing secret token")
             return Response(status_code=403)
+        if not await ensure_started():
+            return Response(status_code=503)  # Telegram delivers the update again later
         body = await request.body()
         if len(body) > MAX_UPDATE_BYTES:
             return Response(status_code=413)

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from bot.web import api, pages
+from bot.web import api, documents, pages
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
 from bot.web.passages import PassageIndex
@@ -56,6 +56,7 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(api.router)
+    app.include_router(documents.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

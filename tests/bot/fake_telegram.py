@@ -111,7 +111,7 @@ class Call:
 
 @dataclass
 class _Fault:
-    kind: str  # "retry_after" or "disconnect"
+    kind: str  # "retry_after", "disconnect" or "unauthorized"
     retry_after: int = 1
 
 
@@ -132,7 +132,9 @@ class FakeTelegram:
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     # Life cycle
 
@@ -208,7 +210,8 @@ class FakeTelegram:
         return update_id
 
     def fail_next(self, method: str, kind: str = "retry_after", retry_after: int = 1) -> None:
-        """Make the next call to `method` fail: 429 with retry_after, or a dropped connection."""
+        """Make the next call to `method` fail: "retry_after" (429), "disconnect" (the connection
+        drops without a response) or "unauthorized" (401, as for a revoked token)."""
         with self._lock:
             self._faults.setdefault(method, deque()).append(_Fault(kind, retry_after))
 
@@ -276,6 +279,11 @@ class FakeTelegram:
             self._record(Call(method, params, status=0))
             request.close_connection = True
             return None
+        if fault and fault.kind == "unauthorized":
+            self._record(Call(method, params, status=401))
+            return _reply(
+                request, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            )
         if fault:
             error = {
                 "ok": False,

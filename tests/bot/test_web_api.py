@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
@@ -406,3 +410,39 @@ def test_pages_are_served_with_their_texts(client, service):
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/documentos/plan-regional-demo").status_code == 200
     assert client.get("/documentos/no-existe").status_code == 404
+
+
+# -- exporta serve ---------------------------------------------------------------------------
+
+
+def test_exporta_serve_starts_without_an_index_and_says_what_to_do(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "bot.cli", "--data-dir", str(tmp_path / "data"), "serve"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        page = httpx.get(f"{base}/", timeout=5)
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=10)
+
+    assert health.status_code == 200 and page.status_code == 200
+    assert ready.status_code == 503 and "exporta ingest" in ready.json()["detail"]
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "exporta ingest" in err  # the console says it too

@@ -108,7 +108,9 @@ def hostile_server(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     settings = load_settings(data_dir=root / "data")
-    report = ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    report = ingest(
+        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
+    )
     assert not report.failed, report.failed
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     with LiveServer(create_app(service, settings)) as server:
@@ -158,9 +160,14 @@ def test_ask_follow_a_citation_and_follow_up(page, fixture_server):
     assert page.locator(".pasaje-doc.contexto").count() >= 1  # neighbours shown for context
     assert page.locator("#titulo-documento").inner_text() == "Plan regional demo"
     screenshot(page, "web-passage.png")
+    page.click("#anterior")  # walk the document from the cited passage
+    page.locator(".pasaje-doc.citado", has_text="El taller de actualización").wait_for()
+    assert page.locator("#siguiente").is_visible()
 
-    page.go_back()  # the conversation survives the round trip to the passage
-    page.locator(".turno").first.wait_for()
+    page.go_back()
+    page.go_back()  # the conversation survives the round trip to the passage, and a reload
+    page.reload()
+    page.locator(".turno .cita").first.wait_for()
     assert page.locator(".turno").count() == 1
     with page.expect_request("**/api/ask/stream") as request:
         ask(page, "¿y en 2025?", turn=2)
@@ -170,7 +177,8 @@ def test_ask_follow_a_citation_and_follow_up(page, fixture_server):
     assert "productores capacitados" in second
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    screenshot(page, "web-chat-phone.png")
+    page.locator(".turno").nth(1).scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "web-chat-phone.png"))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page scrolls sideways on a phone"
 
@@ -179,12 +187,31 @@ def test_ask_follow_a_citation_and_follow_up(page, fixture_server):
     assert page.locator(".ejemplo").first.is_visible()
 
 
-def test_example_question_by_keyboard(page, fixture_server):
+SLOW_ANSWERS = """
+const realFetch = window.fetch;
+window.fetch = (url, options) => String(url).includes("/api/ask/stream")
+  ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => realFetch(url, options))
+  : realFetch(url, options);
+"""
+
+
+def test_example_question_by_keyboard_with_a_visible_wait(page, fixture_server):
+    page.add_init_script(SLOW_ANSWERS)  # hold each answer 1.5 s to see the waiting state
     page.goto(fixture_server.url + "/")
+    page.locator("#documentos-titulo", has_text="(3)").wait_for()
+    screenshot(page, "web-start.png")
     example = page.locator(".ejemplo").first
     example.focus()
     page.keyboard.press("Enter")
+
+    waiting = page.locator(".turno .espera")
+    waiting.wait_for()
+    assert "Buscando en los documentos" in waiting.inner_text()
+    assert page.locator("#enviar").is_disabled()
+    assert page.locator(".respuesta").get_attribute("aria-busy") == "true"
+    screenshot(page, "web-waiting.png")
     page.locator('.turno .respuesta[aria-busy="false"]').wait_for()
+    assert not waiting.count() and page.locator("#enviar").is_enabled()
     assert page.locator(".texto-pregunta").inner_text() == example.inner_text()
     assert page.locator("label[for=pregunta]").inner_text() == "Tu pregunta"
     assert page.locator(".respuesta").get_attribute("aria-live") == "polite"
@@ -237,3 +264,16 @@ def test_document_html_is_shown_as_text(page, hostile_server):
     assert page.locator("#titulo-documento").inner_text() == HOSTILE_TITLE
     assert page.locator("main script, main b, main img, main i").count() == 0
     assert page.dialogs == []  # no script from the document ran
+
+
+def test_passage_view_without_a_chunk_starts_at_the_beginning(page, fixture_server, service):
+    first = next(c for c in service.retriever.chunks if c.doc_id == "politica-demo")
+    page.goto(fixture_server.url + "/documentos/politica-demo")
+    cited = page.locator(".pasaje-doc.citado")
+    cited.wait_for()
+    assert first.text.splitlines()[0] in cited.inner_text()
+    assert not page.locator("#anterior").is_visible()
+
+    page.goto(fixture_server.url + "/documentos/politica-demo#chunk-no-existe")
+    page.locator("#estado.error").wait_for()
+    assert "No encontré el pasaje" in page.locator("#estado").inner_text()

@@ -13,12 +13,12 @@ GOLD = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
 # Measured figures minus a small margin for noise (README "Calidad" has the full table).
 FLOOR = {
-    "hit@5": 0.80,
-    "mrr@10": 0.60,
-    "answer_key_accuracy": 0.30,
-    "abstention_accuracy": 0.40,
+    "hit@5": 0.85,  # measured 0.889
+    "mrr@10": 0.70,  # measured 0.742
+    "answer_key_accuracy": 0.66,  # measured 0.711
+    "abstention_accuracy": 0.40,  # measured 0.40-0.60 (5 items: one item moves it by 0.2)
 }
-CEILING = {"false_abstention_rate": 0.15}
+CEILING = {"false_abstention_rate": 0.05}  # measured 0.0
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from retrieval.service import AnswerService
 from retrieval.settings import DEFAULT_EMBEDDING_MODEL, load_settings
 from retrieval.store import ChunkStore
 
-PALTA = "La palta Hass de Ica se exporta a España y a los Países Bajos en contenedores refrigerados."
+PALTA = "La palta Hass de Ica se exporta a España y a los Países Bajos en contenedores."
 CAFE = "El café orgánico de Chanchamayo se vende a Alemania con certificación de comercio justo."
 
 
@@ -69,15 +69,20 @@ def _corpus(folder: Path) -> Path:
     return folder
 
 
+def index_with(model, settings, corpus: Path, rebuild: bool = False):
+    store = ChunkStore.open(settings)
+    return ingest([corpus], store, lambda: model, model.identity, rebuild=rebuild, progress=False)
+
+
+QUESTION = "¿Con qué certificación se vende el café de Chanchamayo?"
+
+
 def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, embedder):
     settings = load_settings(data_dir=tmp_path / "data", embedding_model=minilm.identity)
     corpus = _corpus(tmp_path / "corpus")
-    report = ingest([corpus], ChunkStore.open(settings), lambda: minilm, minilm.identity, progress=False)
-    assert sorted(report.added) == ["cafe", "palta"]
+    assert sorted(index_with(minilm, settings, corpus).added) == ["cafe", "palta"]
 
-    answer = AnswerService(ChunkStore.open(settings), minilm, settings).answer(
-        "¿Con qué certificación se vende el café de Chanchamayo?"
-    )
+    answer = AnswerService(ChunkStore.open(settings), minilm, settings).answer(QUESTION)
     assert not answer.abstained
     assert answer.sources[0].doc_id == "cafe"
     assert "[1]" in answer.answer
@@ -89,11 +94,9 @@ def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, em
     with pytest.raises(ModelMismatch):
         AnswerService.from_settings(load_settings(data_dir=tmp_path / "data"))
     with pytest.raises(ModelMismatch):
-        ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+        index_with(embedder, settings, corpus)
 
     # … until it is rebuilt with it.
-    ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, rebuild=True, progress=False)
-    answer = AnswerService(ChunkStore.open(settings), embedder, settings).answer(
-        "¿Con qué certificación se vende el café de Chanchamayo?"
-    )
+    assert sorted(index_with(embedder, settings, corpus, rebuild=True).added) == ["cafe", "palta"]
+    answer = AnswerService(ChunkStore.open(settings), embedder, settings).answer(QUESTION)
     assert answer.sources[0].doc_id == "cafe"

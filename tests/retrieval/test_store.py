@@ -116,7 +116,11 @@ def test_search_returns_cosine_similarity_best_first(store):
 
     found = store.search(query, 3)
 
-    assert [chunk_id for chunk_id, _ in found] == [chunks[2].chunk_id, chunks[1].chunk_id, chunks[0].chunk_id]
+    assert [chunk_id for chunk_id, _ in found] == [
+        chunks[2].chunk_id,
+        chunks[1].chunk_id,
+        chunks[0].chunk_id,
+    ]
     assert [round(score, 3) for _, score in found] == [0.8, 0.6, 0.0]
 
 

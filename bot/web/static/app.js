@@ -252,6 +252,7 @@ for (const button of document.querySelectorAll(".ejemplo")) {
 }
 
 newButton.addEventListener("click", () => {
+  if (busy) return; // let the answer on its way land in the conversation it belongs to
   conversation = [];
   saveConversation();
   turns.replaceChildren();

@@ -37,12 +37,13 @@ const STOPWORDS = new Set(
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
-/** Stems of the question's content words: a word matches when it starts with one of them. */
+/** Rough stems of the question's content words ("capacitarse" -> "capacit"): a word of the
+ * passage is highlighted when it starts with one of them ("capacitados"). */
 export function queryStems(question) {
   const stems = new Set();
   for (const [word] of fold(question ?? "").matchAll(WORD)) {
     if (word.length < 4 || STOPWORDS.has(word)) continue;
-    stems.add(word.slice(0, Math.max(4, word.length - 2)));
+    stems.add(word.slice(0, Math.max(4, Math.min(word.length - 2, 7))));
   }
   return [...stems];
 }

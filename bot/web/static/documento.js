@@ -49,18 +49,14 @@ async function show() {
   status.textContent = t("loading_passage");
   status.classList.remove("error");
   try {
-    let chunkId = chunkFromHash();
-    if (!chunkId) {
-      const documentInfo = await getJson(`/api/documents/${encodeURIComponent(docId)}`);
-      chunkId = documentInfo.first_chunk_id;
-      if (!chunkId) throw new Error(t("no_documents"));
-    }
+    const info = await getJson(`/api/documents/${encodeURIComponent(docId)}`);
+    const chunkId = chunkFromHash() || info.first_chunk_id;
     const context = await getJson(
       `/api/documents/${encodeURIComponent(docId)}/chunks/${encodeURIComponent(chunkId)}`,
     );
-    title.textContent = context.title;
-    document.title = `${context.title} · Exporta`;
-    meta.textContent = location(context.chunk);
+    title.textContent = info.title;
+    document.title = `${info.title} · Exporta`;
+    meta.textContent = [info.kind, info.year, info.region, info.source].filter(Boolean).join(" · ");
     const articles = [];
     if (context.previous) articles.push(passageArticle(context.previous, "context"));
     const cited = passageArticle(context.chunk, "cited");
