@@ -17,9 +17,9 @@ $(BIN)/exporta: pyproject.toml
 
 setup: $(BIN)/exporta  ## virtualenv + dependencies
 
-run: setup  ## index the bundled corpus (only what changed) and start the product
+run: setup  ## index the bundled corpus (only what changed) and start the web app (+ Telegram bot if a token is set)
 	$(BIN)/exporta ingest
-	$(BIN)/exporta ask
+	$(BIN)/exporta serve
 
 test: setup  ## fast test suite (small fixture corpus)
 	$(BIN)/pytest -q

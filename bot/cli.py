@@ -178,7 +178,34 @@ def web_app(settings: Settings | None = None):
     except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
         print(f"Aviso: {exc}", file=sys.stderr, flush=True)
         service = None
-    return create_app(service, settings)
+    app = create_app(service, settings)
+    if service is not None:
+        attach_telegram(app, service, settings)
+    return app
+
+
+def attach_telegram(app, service, settings: Settings) -> None:
+    """With a bot token configured, the web app also runs the Telegram bot.
+
+    Webhook mode when a webhook secret is set (Telegram POSTs to the app), long polling otherwise
+    (only with one worker: two pollers would steal each other's updates).
+    """
+    token = settings.telegram_token.get_secret_value()
+    if not token:
+        return
+    from bot.telegram import build_application, webhook_router
+    from bot.telegram.polling import polling_router
+    from bot.telegram.redaction import redact_secrets_in_logs
+
+    secret = settings.telegram_webhook_secret.get_secret_value()
+    redact_secrets_in_logs(token, secret)
+    application = build_application(service, settings)
+    if secret:
+        app.include_router(webhook_router(application, settings))
+    elif settings.workers == 1:
+        app.include_router(polling_router(application))
+    else:
+        print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
