@@ -23,6 +23,8 @@ _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
 _SHORT_CELL = 120
 FIELD_BONUS = 0.2
+CARD_MIN_COVERAGE = 0.5
+_FIGURE = re.compile(r"(?<![^\W\d])\d[\d.,]*")  # not a footnote mark glued to a word
 _TOC_LEADER = re.compile(r"\.{5,}|…{2,}")
 # The row of a service or indicator card that answers each kind of question.
 _FIELD_FOR_TYPE = {
@@ -43,12 +45,15 @@ class Answerer(Protocol):
 class Candidate:
     text: str
     n: int
-    terms: frozenset[str]  # question terms this unit answers (its own, or its card's for a row)
+    terms: frozenset[str]  # question terms written in this unit
+    proxy: frozenset[str]  # terms it answers for its card or table (a "Proveedor" row, values)
     base: float  # rank prior and question-type bonuses
 
-    def gain(self, weight, total: float, covered: set[str]) -> float:
-        """Worth of quoting this unit once `covered` terms are already answered."""
-        return sum(weight(t) for t in self.terms - covered) / total + self.base
+    def gain(self, weight, total: float, quoted: set[str], answered: set[str]) -> float:
+        """Worth of quoting this unit, given the terms already quoted and already answered."""
+        own = sum(weight(t) for t in self.terms - quoted)
+        by_proxy = sum(weight(t) for t in self.proxy - self.terms - answered)
+        return (own + by_proxy) / total + self.base
 
 
 class ExtractiveAnswerer:
@@ -82,17 +87,22 @@ class ExtractiveAnswerer:
         max_parts = len(parts) + 2 if parts else 8
         used = sum(len(p) + 1 for p in parts)
         total = self.total_weight(question)
-        covered: set[str] = set()
+        quoted: set[str] = set()
+        answered: set[str] = set()
         pool = self.candidates(question, sources, kind)
         while pool and len(parts) < max_parts:
-            best = max(pool, key=lambda c: c.gain(self.weight, total, covered))
+            best = max(pool, key=lambda c: c.gain(self.weight, total, quoted, answered))
             pool.remove(best)
             piece = f"{best.text} [{best.n}]"
-            if any(best.text in p or p.startswith(best.text.split(" ", 1)[0] + ":") for p in parts) or (parts and used + len(piece) > self._max_chars):
+            defined = best.text.split(" ", 1)[0] + ":"
+            if any(best.text in p or p.startswith(defined) for p in parts):
+                continue
+            if parts and used + len(piece) > self._max_chars:
                 continue
             parts.append(piece)
             used += len(piece) + 1
-            covered |= best.terms
+            quoted |= best.terms
+            answered |= best.terms | best.proxy
         return " ".join(parts)
 
     def total_weight(self, question: str) -> float:
@@ -126,11 +136,14 @@ class ExtractiveAnswerer:
             # What the chunk's section (or card name) says counts for each of its rows, at half.
             context = query & set(content_terms(f"{source.title} {source.section or ''}"))
             card_terms = query & set(content_terms(source.text))
-            is_card = source.text.startswith(("FICHA", "Ficha"))
+            # A card answers for its fields only when it is about the question.
+            is_card = source.text.startswith(("FICHA", "Ficha")) and (
+                sum(self.weight(t) for t in card_terms | context) / total >= CARD_MIN_COVERAGE
+            )
             prior = RANK_PRIOR / (rank + 1)
             for i, unit in enumerate(units):
-                if _TOC_LEADER.search(unit):
-                    continue  # a table-of-contents line points elsewhere, it answers nothing
+                if _TOC_LEADER.search(unit) or (len(unit.split()) < 4 and not _NUMBER.search(unit)):
+                    continue  # a table-of-contents line or a stray label answers nothing
                 matched = query & set(content_terms(unit))
                 field = _FIELD_FOR_TYPE.get(kind) if is_card else None
                 is_field = bool(field and field.match(unit))
@@ -141,18 +154,24 @@ class ExtractiveAnswerer:
                 if not matched and not is_field and labelled == text:
                     continue
                 base = prior + _type_bonus(labelled, kind, asked_years)
-                terms = matched
+                proxy: set[str] = set()
                 if is_field or labelled != text:
-                    # A card's answering row, or a row of values, stands for its whole card or table.
-                    terms = matched | context | (query & set(content_terms(labelled)))
+                    # A card's answering row, or a row of values, stands for its card or table.
+                    proxy = context | (query & set(content_terms(labelled)))
                     if is_field:
-                        terms |= card_terms
+                        proxy |= card_terms
                     base += FIELD_BONUS
                 limit = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
                 found.append(
-                    Candidate(_trim(labelled, query, limit), source.n, frozenset(terms), base)
+                    Candidate(
+                        _trim(labelled, query, limit),
+                        source.n,
+                        frozenset(matched),
+                        frozenset(proxy),
+                        base,
+                    )
                 )
-        return sorted(found, key=lambda c: c.gain(self.weight, total, set()), reverse=True)
+        return sorted(found, key=lambda c: c.gain(self.weight, total, set(), set()), reverse=True)
 
 
 def _extend(units: list[str], i: int, kind: QuestionType) -> str:
@@ -162,6 +181,12 @@ def _extend(units: list[str], i: int, kind: QuestionType) -> str:
     For 'who': the involved entities, commitment and direct responsible that follow an action.
     """
     text = units[i]
+    if text.endswith(":"):  # "estos medios son:" — the list that follows is the answer
+        for item in units[i + 1 : i + 4]:
+            if len(text) + len(item) > MAX_UNIT_CHARS + 100:
+                break
+            text = f"{text} {item}"
+        return text
     steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
     budget = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
     for following in units[i + 1 : i + 1 + steps]:
@@ -189,6 +214,8 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
         label, values = " ".join(tokens[: -len(years)]), tokens[-len(years) :]
     if len(values) != len(years) or not all(_VALUE.fullmatch(v.strip()) for v in values):
         return text
+    if [v.strip() for v in values] == years:
+        return text  # the heading row itself
     pairs = list(zip(years, (v.strip() for v in values), strict=True))
     if len(pairs) > 4:
         pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
@@ -197,7 +224,7 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
 
 def _type_bonus(text: str, kind: QuestionType, asked_years: set[str]) -> float:
     if kind is QuestionType.TARGET:
-        numbers = [n for n in re.findall(r"\d[\d.,]*", text) if n not in asked_years]
+        numbers = [n for n in _FIGURE.findall(text) if n not in asked_years]
         return 0.2 if numbers else -0.1
     if kind is QuestionType.RESPONSIBLE:
         return 0.15 if _ENTITY.search(text) else 0.0
