@@ -14,7 +14,7 @@ from typing import Protocol
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, years_in
-from retrieval.text import content_terms, split_sentences
+from retrieval.text import content_terms, fold_accents, split_sentences
 
 MAX_UNIT_CHARS = 280
 SOURCES_READ = 4
@@ -25,6 +25,9 @@ _SHORT_CELL = 120
 FIELD_BONUS = 0.2
 CARD_MIN_COVERAGE = 0.5
 _FIGURE = re.compile(r"(?<![^\W\d])\d[\d.,]*")  # not a footnote mark glued to a word
+_SHARE = re.compile(r"porcentaje|%|proporcion|participacion|tasa")
+_FIGURE_CAPTION = re.compile(r"^\W*(Ilustración|Gráfico|Figura|Fuente|Elaboración)\b")
+_DEFINING = re.compile(r"\b(consiste|se define|se refiere|significa|comprende|es (un|una|el|la))\b")
 _TOC_LEADER = re.compile(r"\.{5,}|…{2,}")
 # The row of a service or indicator card that answers each kind of question.
 _FIELD_FOR_TYPE = {
@@ -52,8 +55,11 @@ class Candidate:
     def gain(self, weight, total: float, quoted: set[str], answered: set[str]) -> float:
         """Worth of quoting this unit, given the terms already quoted and already answered."""
         own = sum(weight(t) for t in self.terms - quoted)
-        by_proxy = sum(weight(t) for t in self.proxy - self.terms - answered)
-        return (own + by_proxy) / total + self.base
+        fresh_proxy = self.proxy - self.terms - answered
+        by_proxy = sum(weight(t) for t in fresh_proxy)
+        # A card's row earns its bonus while what it stands for is still unanswered.
+        bonus = FIELD_BONUS if fresh_proxy else 0.0
+        return (own + by_proxy) / total + self.base + bonus
 
 
 class ExtractiveAnswerer:
@@ -129,6 +135,7 @@ class ExtractiveAnswerer:
         query = set(content_terms(question))
         total = self.total_weight(question)
         asked_years = set(years_in(question))
+        wants_share = bool(_SHARE.search(fold_accents(question)))
         found = []
         for rank, source in enumerate(sources[:SOURCES_READ]):
             units = split_sentences(source.text)
@@ -142,8 +149,12 @@ class ExtractiveAnswerer:
             )
             prior = RANK_PRIOR / (rank + 1)
             for i, unit in enumerate(units):
-                if _TOC_LEADER.search(unit) or (len(unit.split()) < 4 and not _NUMBER.search(unit)):
-                    continue  # a table-of-contents line or a stray label answers nothing
+                if (
+                    _TOC_LEADER.search(unit)
+                    or (_FIGURE_CAPTION.match(unit) and len(unit) < 160)
+                    or (len(unit.split()) < 4 and not _NUMBER.search(unit))
+                ):
+                    continue  # contents lines, figure captions and stray labels answer nothing
                 matched = query & set(content_terms(unit))
                 field = _FIELD_FOR_TYPE.get(kind) if is_card else None
                 is_field = bool(field and field.match(unit))
@@ -153,18 +164,17 @@ class ExtractiveAnswerer:
                     labelled = label_values(text, years.split("\t"), asked_years)
                 if not matched and not is_field and labelled == text:
                     continue
-                base = prior + _type_bonus(labelled, kind, asked_years)
+                base = prior + _type_bonus(labelled, kind, asked_years, wants_share)
                 proxy: set[str] = set()
                 if is_field or labelled != text:
                     # A card's answering row, or a row of values, stands for its card or table.
                     proxy = context | (query & set(content_terms(labelled)))
                     if is_field:
                         proxy |= card_terms
-                    base += FIELD_BONUS
                 limit = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
                 found.append(
                     Candidate(
-                        _trim(labelled, query, limit),
+                        _trim(labelled, query, limit, self.weight),
                         source.n,
                         frozenset(matched),
                         frozenset(proxy),
@@ -182,11 +192,8 @@ def _extend(units: list[str], i: int, kind: QuestionType) -> str:
     """
     text = units[i]
     if text.endswith(":"):  # "estos medios son:" — the list that follows is the answer
-        for item in units[i + 1 : i + 4]:
-            if len(text) + len(item) > MAX_UNIT_CHARS + 100:
-                break
-            text = f"{text} {item}"
-        return text
+        items = [_head(item) for item in units[i + 1 : i + 5]]
+        return f"{text} {'; '.join(items)}" if items else text
     steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
     budget = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
     for following in units[i + 1 : i + 1 + steps]:
@@ -198,6 +205,12 @@ def _extend(units: list[str], i: int, kind: QuestionType) -> str:
             break
         text = f"{text} {following}"
     return text
+
+
+def _head(item: str, words: int = 10) -> str:
+    """The first words of a list item, enough to name it."""
+    tokens = item.rstrip(",;.").split()
+    return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
 
 
 def label_values(text: str, years: list[str], asked: set[str]) -> str:
@@ -222,28 +235,38 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
     return f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})"
 
 
-def _type_bonus(text: str, kind: QuestionType, asked_years: set[str]) -> float:
+def _type_bonus(
+    text: str, kind: QuestionType, asked_years: set[str], wants_share: bool = False
+) -> float:
     if kind is QuestionType.TARGET:
         numbers = [n for n in _FIGURE.findall(text) if n not in asked_years]
-        return 0.2 if numbers else -0.1
+        if not numbers:
+            return -0.1
+        # "¿cuántos …?" asks for a count, "¿qué porcentaje …?" for a share.
+        return 0.2 + (0.1 if ("%" in text) == wants_share else -0.1)
     if kind is QuestionType.RESPONSIBLE:
         return 0.15 if _ENTITY.search(text) else 0.0
+    if kind is QuestionType.DEFINITION:
+        return 0.15 if _DEFINING.search(text) else 0.0
     return 0.0
 
 
-def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS) -> str:
-    """A long unit shortened to the window that holds most of the question's terms."""
+def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS, weight=None) -> str:
+    """A long unit shortened to the window holding the most (and rarest) of the question's terms."""
     if len(text) <= limit:
         return text
+    weight = weight or (lambda _t: 1.0)
     words = text.split()
-    hits = [i for i, w in enumerate(words) if set(content_terms(w)) & query]
-    best, best_start, best_end = -1, 0, 0
+    word_terms = [set(content_terms(w)) & query for w in words]
+    hits = [i for i, terms in enumerate(word_terms) if terms]
+    best, best_start, best_end = -1.0, 0, 0
     for start in sorted({max(0, h - 6) for h in hits} or {0}):
         end, size = start, 0
         while end < len(words) and size + len(words[end]) + 1 <= limit:
             size += len(words[end]) + 1
             end += 1
-        covered = sum(start <= h < end for h in hits)
+        found = set().union(*word_terms[start:end]) if end > start else set()
+        covered = sum(weight(t) for t in found)
         if covered > best:
             best, best_start, best_end = covered, start, end
     prefix = "… " if best_start else ""
