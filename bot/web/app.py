@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.web import api, documents, pages
+from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
 from bot.web.passages import PassageIndex
@@ -44,6 +45,7 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         openapi_tags=TAGS,
+        docs_url=None,  # served offline by install_offline_docs
         redoc_url=None,
         swagger_ui_parameters={"defaultModelsExpandDepth": 0},
     )
@@ -59,4 +61,5 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    install_offline_docs(app)
     return app

@@ -399,7 +399,10 @@ def test_openapi_documents_the_api_in_spanish(client):
         "text/event-stream"
         in spec["paths"]["/api/ask/stream"]["post"]["responses"]["200"]["content"]
     )
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower(), "the API docs must work offline"
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
 
 
 def test_pages_are_served_with_their_texts(client, service):
