@@ -105,6 +105,8 @@ class ExtractiveAnswerer:
         while pool and len(parts) < max_parts:
             best = max(pool, key=lambda c: c.gain(self.weight, total, quoted, answered))
             pool.remove(best)
+            if len(parts) >= 2 and not (best.terms - quoted or best.proxy - answered):
+                break  # what is left would only pad the answer
             piece = f"{best.text} [{best.n}]"
             defined = best.text.split(" ", 1)[0] + ":"
             if any(best.text in p or p.startswith(defined) for p in parts):
