@@ -57,6 +57,10 @@ class HybridRetriever:
     def term_weights(self) -> dict[str, float]:
         return self._lexical.term_weights
 
+    def correct(self, text: str) -> str:
+        """Folded text with misspelt words replaced by the corpus' own spelling."""
+        return self._lexical.correct(text)
+
     def retrieved(self, chunk_id: str) -> Retrieved:
         """A chunk chosen by another signal (e.g. the glossary), without ranking scores."""
         return Retrieved(self._by_id[chunk_id], 0.0, None, None)

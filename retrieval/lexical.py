@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
+import re
 
 import bm25s
 import numpy as np
 
 from retrieval.contract import Chunk
-from retrieval.text import content_terms
+from retrieval.text import STOPWORDS, content_terms, fold_accents, words
 
 # bm25s sets its logger to DEBUG when imported; its index-building chatter is not ours to show.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+_WORD_RUN = re.compile(r"\w+")
+SPELLING_CUTOFF = 0.85  # similarity a misspelt query term needs to a corpus term to be replaced
 
 
 class LexicalIndex:
@@ -30,6 +35,28 @@ class LexicalIndex:
         if chunks:
             self._bm25.index(tokenized, show_progress=False)
         self.term_weights = inverse_document_frequency(tokenized)
+        self._words = {w for chunk in chunks for w in words(chunk.indexed_text)}
+        self._long_words = sorted(w for w in self._words if len(w) >= 5 and not w.isdigit())
+        self._spelling: dict[str, str] = {}
+
+    def correct(self, text: str) -> str:
+        """The question with misspelt words replaced by corpus words ("certificasion"); the
+        other words are left exactly as typed."""
+        return _WORD_RUN.sub(lambda m: self._spelled(m.group(0)), text)
+
+    def _spelled(self, original: str) -> str:
+        word = fold_accents(original)
+        if word in self._words or len(word) < 6 or word.isdigit() or word in STOPWORDS:
+            return original
+        if word not in self._spelling:
+            self._spelling[word] = original
+            if not any(t in self._vocabulary for t in content_terms(word)):  # not a known family
+                close = difflib.get_close_matches(word, self._long_words, n=3, cutoff=SPELLING_CUTOFF)
+                # A typo keeps its first letter and about its length ("oregnao", "expotacion").
+                close = [c for c in close if c[0] == word[0] and abs(len(c) - len(word)) <= 1]
+                if close:
+                    self._spelling[word] = close[0]
+        return self._spelling[word]
 
     def search(self, query: str, n: int) -> list[tuple[int, float]]:
         """(chunk position, BM25 score) of the best matches; empty when no term is known."""

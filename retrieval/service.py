@@ -86,6 +86,8 @@ class AnswerService:
         started = time.perf_counter()
         question = self.validate(question)
         query = self._with_context(question, history or [])
+        if self.settings.spelling_correction:
+            query = self.retriever.correct(query)
         k = k or self.settings.top_k
         ranked = self.retriever.retrieve(query, k)
         retrieved = self._with_glossary(query, ranked, k)

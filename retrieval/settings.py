@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=10)
     max_answer_chars: int = Field(600, ge=100)
+    spelling_correction: bool = Field(True, description="Fix misspelt question words first.")
 
     # Web (exporta serve)
     host: str = Field("127.0.0.1", description="Address the web server listens on.")

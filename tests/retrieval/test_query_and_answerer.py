@@ -63,3 +63,15 @@ def test_responsible_answer_keeps_the_direct_responsible():
     )
     assert "Plantas procesadoras de congelados." in text
     assert text.endswith("[1]")
+
+
+def test_misspelt_words_are_corrected_and_others_left_as_typed(service):
+    corrected = service.retriever.correct("¿Cuántos productores de oregnao se capacitan en secado?")
+    assert corrected == "¿Cuántos productores de oregano se capacitan en secado?"
+    assert service.retriever.correct("Rotterdam flete") == "Rotterdam flete"
+
+
+def test_informal_misspelt_question_still_finds_its_answer(service):
+    answer = service.answer("cuantos produtores de oregnao se capasitan en secado")
+    assert not answer.abstained
+    assert "(2018: 20; 2021: 60; 2025: 80)" in answer.answer
