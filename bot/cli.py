@@ -91,7 +91,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.question is None:
         return _ask_interactive(service, args)
     answer = service.answer(args.question, k=args.k)
-    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else render_answer(answer))
+    print(
+        json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)
+        if args.json
+        else render_answer(answer)
+    )
     return 0
 
 
@@ -145,7 +149,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     service = AnswerService.from_settings(_settings(args))
     report = evaluate(service, gold, k=args.k)
-    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table())
+    print(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table()
+    )
     return 0
 
 
@@ -246,15 +252,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="muestra el registro detallado")
-    parser.add_argument("--data-dir", help="carpeta del índice (por defecto EXPORTA_DATA_DIR o ./data)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="muestra el registro detallado"
+    )
+    parser.add_argument(
+        "--data-dir", help="carpeta del índice (por defecto EXPORTA_DATA_DIR o ./data)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMANDO")
 
     p = sub.add_parser("ingest", help="indexa documentos (.pdf, .txt, .md)",
                        description="Indexa archivos o carpetas. Solo procesa lo nuevo o cambiado; "
                        "quita del índice los documentos borrados de las carpetas indicadas.")  # fmt: skip
-    p.add_argument("paths", nargs="*", help="archivos o carpetas (por defecto EXPORTA_CORPUS_DIR o ./corpus)")
-    p.add_argument("--rebuild", action="store_true", help="borra el índice y lo reconstruye desde cero")
+    p.add_argument(
+        "paths", nargs="*", help="archivos o carpetas (por defecto EXPORTA_CORPUS_DIR o ./corpus)"
+    )
+    p.add_argument(
+        "--rebuild", action="store_true", help="borra el índice y lo reconstruye desde cero"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="sin barra de progreso")
     p.set_defaults(func=cmd_ingest)
 
@@ -265,8 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="responde una pregunta con fuentes citadas",
                        description="Responde en español con citas [n]. Sin pregunta abre una "
                        "conversación; con '-' lee una pregunta por línea de la entrada estándar.")  # fmt: skip
-    p.add_argument("question", nargs="?", help="la pregunta, o '-' para leerlas de la entrada estándar")
-    p.add_argument("--json", action="store_true", help="imprime el contrato JSON (JSON Lines con '-')")
+    p.add_argument(
+        "question", nargs="?", help="la pregunta, o '-' para leerlas de la entrada estándar"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="imprime el contrato JSON (JSON Lines con '-')"
+    )
     p.add_argument("-k", type=int, default=None, help="número de fuentes (por defecto 5)")
     p.set_defaults(func=cmd_ask)
 
@@ -274,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Pasa cada pregunta del archivo JSONL por el servicio y reporta "
                        "hit@1/5/10, MRR@10, exactitud de claves, abstención y latencia.")  # fmt: skip
     p.add_argument("gold", help="archivo JSONL de preguntas de referencia")
-    p.add_argument("-k", type=int, default=10, help="fuentes recuperadas por pregunta (por defecto 10)")
+    p.add_argument(
+        "-k", type=int, default=10, help="fuentes recuperadas por pregunta (por defecto 10)"
+    )
     p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
     p.set_defaults(func=cmd_eval)
 

@@ -28,7 +28,8 @@ _CAPTION = re.compile(
 _YEARS_ROW = re.compile(r"^(?:[A-Za-zñÑ]+\t)?((?:19|20)\d\d(?:[\t ]+(?:19|20)\d\d)+)$")
 _CARD_START = re.compile(r"^(?:FICHA TÉCNICA|Ficha técnica)", re.IGNORECASE)
 _CARD_NAMES = [  # an indicator card names its indicator; a service card, its service
-    re.compile(rf"^Nombre del {what}:?\t\s*(\S.*)$", re.MULTILINE) for what in ("indicador", "servicio")
+    re.compile(rf"^Nombre del {what}:?\t\s*(\S.*)$", re.MULTILINE)
+    for what in ("indicador", "servicio")
 ]
 _FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
 _GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)

@@ -107,7 +107,9 @@ class Glossary:
             for a in self.acronyms_in(question)
             if a not in self._titles
             and (
-                re.search(rf"{_ASKING}\s+(?:(?:el|la|los|las|del|de)\s+)?{re.escape(a)}(?![\w+])", folded)
+                re.search(
+                    rf"{_ASKING}\s+(?:(?:el|la|los|las|del|de)\s+)?{re.escape(a)}(?![\w+])", folded
+                )
                 or re.search(rf"(?<![\w+]){re.escape(a)}\W{{0,3}}{_ASKING}", folded)
             )
         ]

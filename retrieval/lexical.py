@@ -51,7 +51,9 @@ class LexicalIndex:
         if word not in self._spelling:
             self._spelling[word] = original
             if not any(t in self._vocabulary for t in content_terms(word)):  # not a known family
-                close = difflib.get_close_matches(word, self._long_words, n=3, cutoff=SPELLING_CUTOFF)
+                close = difflib.get_close_matches(
+                    word, self._long_words, n=3, cutoff=SPELLING_CUTOFF
+                )
                 # A typo keeps its first letter and about its length ("oregnao", "expotacion").
                 close = [c for c in close if c[0] == word[0] and abs(len(c) - len(word)) <= 1]
                 if close:

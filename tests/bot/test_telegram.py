@@ -292,7 +292,7 @@ async def test_hostile_html_in_a_question_is_shown_as_text(indexed, embedder, fa
     settings, _ = indexed
     service = AnswerService(ChunkStore.open(settings), embedder, settings, answerer=EchoAnswerer())
     hostile = (
-        '<b>cuantos productores de oregano</i> se capacitan en secado</blockquote> & '
+        "<b>cuantos productores de oregano</i> se capacitan en secado</blockquote> & "
         '<script>alert("x")</script> &amp;'
     )
     async with polling(service, settings, fake):

@@ -33,7 +33,16 @@ def chroma_server(tmp_path):
         pytest.skip("the chroma CLI is not installed")
     port = free_port()
     process = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(CHROMA),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -58,7 +67,9 @@ def test_server_mode_indexes_and_answers(chroma_server, tmp_path, embedder):
     shutil.copy(FIXTURE_TXT, corpus / FIXTURE_TXT.name)
     settings = load_settings(chroma_url=chroma_server, data_dir=tmp_path / "unused")
 
-    report = ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    report = ingest(
+        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
+    )
     assert report.added == ["plan-regional-demo"]
 
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
