@@ -17,6 +17,7 @@ from retrieval.query import QuestionType, classify, years_in
 from retrieval.text import content_terms, fold_accents, split_sentences
 
 MAX_UNIT_CHARS = 280
+CLAUSE_SPARE_CHARS = 100  # a trimmed quote may run this far to finish its clause
 SOURCES_READ = 4
 RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
@@ -277,6 +278,13 @@ def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS, weight=None) 
         covered = sum(weight(t) for t in found)
         if covered > best:
             best, best_start, best_end = covered, start, end
+    # Finish the clause the window stops in ("… con el apoyo del Programa SeCompetitivo (SECO);").
+    spare = CLAUSE_SPARE_CHARS
+    while best_end < len(words) and not words[best_end - 1].endswith((",", ";", ".", ":", ")")):
+        spare -= len(words[best_end]) + 1
+        if spare < 0:
+            break
+        best_end += 1
     prefix = "… " if best_start else ""
     suffix = " …" if best_end < len(words) else ""
     return f"{prefix}{' '.join(words[best_start:best_end])}{suffix}"
