@@ -178,9 +178,6 @@ def web_app(settings: Settings | None = None):
     from retrieval.errors import IndexMissing
     from retrieval.service import AnswerService
 
-    # One thread per embedding: a server gets its parallelism from concurrent requests, and
-    # OpenMP teams spinning at barriers stall badly when requests compete for the cores.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     settings = settings or load_settings()
     try:
         service = AnswerService.from_settings(settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import fsum  # order-independent: set iteration order must not change answers
 from typing import Protocol
 
 from retrieval.contract import Source
@@ -58,9 +59,9 @@ class Candidate:
 
     def gain(self, weight, total: float, quoted: set[str], answered: set[str]) -> float:
         """Worth of quoting this unit, given the terms already quoted and already answered."""
-        own = sum(weight(t) for t in self.terms - quoted)
+        own = fsum(weight(t) for t in self.terms - quoted)
         fresh_proxy = self.proxy - self.terms - answered
-        by_proxy = sum(weight(t) for t in fresh_proxy)
+        by_proxy = fsum(weight(t) for t in fresh_proxy)
         # A card's row earns its bonus while what it stands for is still unanswered.
         bonus = FIELD_BONUS if fresh_proxy else 0.0
         return (own + by_proxy) / total + self.base + bonus
@@ -100,7 +101,7 @@ class ExtractiveAnswerer:
         quoted: set[str] = set()
         answered: set[str] = set()
         pool = self.candidates(question, sources, kind)
-        best_quote = max((sum(self.weight(t) for t in c.terms) / total for c in pool), default=0.0)
+        best_quote = max((fsum(self.weight(t) for t in c.terms) / total for c in pool), default=0.0)
         if not parts and best_quote < MIN_QUOTE_COVERAGE:
             return ""  # no sentence says enough of what was asked: the service abstains
         while pool and len(parts) < max_parts:
@@ -121,7 +122,7 @@ class ExtractiveAnswerer:
         return " ".join(parts)
 
     def total_weight(self, question: str) -> float:
-        return sum(self.weight(t) for t in set(content_terms(question))) or 1.0
+        return fsum(self.weight(t) for t in set(content_terms(question))) or 1.0
 
     def definitions(self, question: str, sources: list[Source]) -> list[str]:
         """'ACR (document): expansion [n]' for each acronym the question names, per document."""
@@ -154,7 +155,7 @@ class ExtractiveAnswerer:
             card_terms = query & set(content_terms(source.text))
             # A card answers for its fields only when it is about the question.
             is_card = source.text.startswith(("FICHA", "Ficha")) and (
-                sum(self.weight(t) for t in card_terms | context) / total >= CARD_MIN_COVERAGE
+                fsum(self.weight(t) for t in card_terms | context) / total >= CARD_MIN_COVERAGE
             )
             prior = RANK_PRIOR / (rank + 1)
             for i, unit in enumerate(units):
@@ -275,7 +276,7 @@ def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS, weight=None) 
             size += len(words[end]) + 1
             end += 1
         found = set().union(*word_terms[start:end]) if end > start else set()
-        covered = sum(weight(t) for t in found)
+        covered = fsum(weight(t) for t in found)
         if covered > best:
             best, best_start, best_end = covered, start, end
     # Finish the clause the window stops in ("… con el apoyo del Programa SeCompetitivo (SECO);").

