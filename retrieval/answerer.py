@@ -15,15 +15,13 @@ from typing import Protocol
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, years_in
+from retrieval.quotes import MAX_QUOTE_CHARS, extend_row, label_values, trim_quote
 from retrieval.text import content_terms, fold_accents, split_sentences
 
-MAX_UNIT_CHARS = 280
-CLAUSE_SPARE_CHARS = 100  # a trimmed quote may run this far to finish its clause
 SOURCES_READ = 4
 RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
-_SHORT_CELL = 120
 FIELD_BONUS = 0.2
 # A quote must hold at least this share of the question's IDF mass (dev set: off-corpus questions
 # peak at 0.24-0.26, answerable ones start at 0.32).
@@ -41,8 +39,6 @@ _FIELD_FOR_TYPE = {
     QuestionType.PROGRAM: re.compile(r"^Descripción del servicio"),
     QuestionType.GENERAL: re.compile(r"^Descripción del servicio"),
 }
-_VALUE = re.compile(r"-|\d[\d .,/]*%?")
-_VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
 
 class Answerer(Protocol):
@@ -168,7 +164,7 @@ class ExtractiveAnswerer:
                 matched = query & set(content_terms(unit))
                 field = _FIELD_FOR_TYPE.get(kind) if is_card else None
                 is_field = bool(field and field.match(unit))
-                text = _extend(units, i, kind)
+                text = extend_row(units, i, kind)
                 labelled = text
                 if years and kind is QuestionType.TARGET:
                     labelled = label_values(text, years.split("\t"), asked_years)
@@ -181,10 +177,10 @@ class ExtractiveAnswerer:
                     proxy = context | (query & set(content_terms(labelled)))
                     if is_field:
                         proxy |= card_terms
-                limit = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
+                limit = MAX_QUOTE_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
                 found.append(
                     Candidate(
-                        _trim(labelled, query, limit, self.weight),
+                        trim_quote(labelled, query, limit, self.weight),
                         source.n,
                         frozenset(matched),
                         frozenset(proxy),
@@ -192,57 +188,6 @@ class ExtractiveAnswerer:
                     )
                 )
         return sorted(found, key=lambda c: c.gain(self.weight, total, set(), set()), reverse=True)
-
-
-def _extend(units: list[str], i: int, kind: QuestionType) -> str:
-    """A unit plus the short cells that follow it in a flattened table row.
-
-    For amounts: up to the first cell holding values ('N° de productores capacitados. 20 60 80').
-    For 'who': the involved entities, commitment and direct responsible that follow an action.
-    """
-    text = units[i]
-    if text.endswith(":"):  # "estos medios son:" — the list that follows is the answer
-        items = [_head(item) for item in units[i + 1 : i + 5]]
-        return f"{text} {'; '.join(items)}" if items else text
-    steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
-    budget = MAX_UNIT_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
-    for following in units[i + 1 : i + 1 + steps]:
-        if len(following) >= _SHORT_CELL or len(text) + len(following) > budget:
-            break
-        if kind is QuestionType.TARGET and _VALUES_AT_END.search(text):
-            break
-        if kind not in (QuestionType.TARGET, QuestionType.RESPONSIBLE) and len(text) >= 60:
-            break
-        text = f"{text} {following}"
-    return text
-
-
-def _head(item: str, words: int = 10) -> str:
-    """The first words of a list item, enough to name it."""
-    tokens = item.rstrip(",;.").split()
-    return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
-
-
-def label_values(text: str, years: list[str], asked: set[str]) -> str:
-    """'N° de proyectos adjudicados. 2 5 6' -> '… (2018: 2; 2021: 5; 2025: 6)'.
-
-    Table cells are tab-separated when the extraction kept them; otherwise the trailing values of
-    the row are matched one per year. Long series keep the baseline, the asked years and the last.
-    """
-    if "\t" in text:
-        cells = text.split("\t")
-        label, values = " ".join(cells[: len(cells) - len(years)]), cells[len(cells) - len(years) :]
-    else:
-        tokens = text.split()
-        label, values = " ".join(tokens[: -len(years)]), tokens[-len(years) :]
-    if len(values) != len(years) or not all(_VALUE.fullmatch(v.strip()) for v in values):
-        return text
-    if [v.strip() for v in values] == years:
-        return text  # the heading row itself
-    pairs = list(zip(years, (v.strip() for v in values), strict=True))
-    if len(pairs) > 4:
-        pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
-    return f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})"
 
 
 def _type_bonus(
@@ -259,33 +204,3 @@ def _type_bonus(
     if kind is QuestionType.DEFINITION:
         return 0.15 if _DEFINING.search(text) else 0.0
     return 0.0
-
-
-def _trim(text: str, query: set[str], limit: int = MAX_UNIT_CHARS, weight=None) -> str:
-    """A long unit shortened to the window holding the most (and rarest) of the question's terms."""
-    if len(text) <= limit:
-        return text
-    weight = weight or (lambda _t: 1.0)
-    words = text.split()
-    word_terms = [set(content_terms(w)) & query for w in words]
-    hits = [i for i, terms in enumerate(word_terms) if terms]
-    best, best_start, best_end = -1.0, 0, 0
-    for start in sorted({max(0, h - 6) for h in hits} or {0}):
-        end, size = start, 0
-        while end < len(words) and size + len(words[end]) + 1 <= limit:
-            size += len(words[end]) + 1
-            end += 1
-        found = set().union(*word_terms[start:end]) if end > start else set()
-        covered = fsum(weight(t) for t in found)
-        if covered > best:
-            best, best_start, best_end = covered, start, end
-    # Finish the clause the window stops in ("… con el apoyo del Programa SeCompetitivo (SECO);").
-    spare = CLAUSE_SPARE_CHARS
-    while best_end < len(words) and not words[best_end - 1].endswith((",", ";", ".", ":", ")")):
-        spare -= len(words[best_end]) + 1
-        if spare < 0:
-            break
-        best_end += 1
-    prefix = "… " if best_start else ""
-    suffix = " …" if best_end < len(words) else ""
-    return f"{prefix}{' '.join(words[best_start:best_end])}{suffix}"

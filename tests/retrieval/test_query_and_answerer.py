@@ -1,9 +1,10 @@
 import re
 
-from retrieval.answerer import ExtractiveAnswerer, label_values
+from retrieval.answerer import ExtractiveAnswerer
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify
+from retrieval.quotes import label_values
 
 
 def test_question_types_from_informal_questions():
