@@ -31,6 +31,7 @@ _FIGURE = re.compile(r"(?<![^\W\d])\d[\d.,]*")  # not a footnote mark glued to a
 _SHARE = re.compile(r"porcentaje|%|proporcion|participacion|tasa")
 _FIGURE_CAPTION = re.compile(r"^\W*(Ilustración|Gráfico|Figura|Fuente|Elaboración)\b")
 _DEFINING = re.compile(r"\b(consiste|se define|se refiere|significa|comprende|es (un|una|el|la))\b")
+_COLUMN_HEADER = re.compile(r"^[^a-záéíóúñ]{12,}$")  # "ACCIÓN ESPECÍFICA INDICADOR META"
 _TOC_LEADER = re.compile(r"\.{5,}|…{2,}")
 # The row of a service or indicator card that answers each kind of question.
 _FIELD_FOR_TYPE = {
@@ -106,8 +107,7 @@ class ExtractiveAnswerer:
             if len(parts) >= 2 and not (best.terms - quoted or best.proxy - answered):
                 break  # what is left would only pad the answer
             piece = f"{best.text} [{best.n}]"
-            defined = best.text.split(" ", 1)[0] + ":"
-            if any(best.text in p or p.startswith(defined) for p in parts):
+            if _repeats(best.text, parts):
                 continue
             if parts and used + len(piece) > self._max_chars:
                 continue
@@ -121,16 +121,19 @@ class ExtractiveAnswerer:
         return fsum(self.weight(t) for t in set(content_terms(question))) or 1.0
 
     def definitions(self, question: str, sources: list[Source]) -> list[str]:
-        """'ACR (document): expansion [n]' for each acronym the question names, per document."""
+        """'ACR: expansion [1][2]' for each acronym the question names; when documents expand it
+        differently, one line per document, each naming its document."""
         by_chunk = {s.chunk_id: s.n for s in sources}
         lines = []
         for acronym in self._glossary.subjects(question):
             entries = [e for e in self._glossary.lookup(acronym) if e.chunk_id in by_chunk]
+            expansions: dict[str, list] = {}
             for entry in entries:
-                where = f" ({entry.title})" if len(entries) > 1 else ""
-                lines.append(
-                    f"{entry.acronym}{where}: {entry.expansion}. [{by_chunk[entry.chunk_id]}]"
-                )
+                expansions.setdefault(fold_accents(entry.expansion), []).append(entry)
+            for same in expansions.values():
+                cites = "".join(f"[{by_chunk[e.chunk_id]}]" for e in same)
+                where = f" ({same[0].title})" if len(expansions) > 1 else ""
+                lines.append(f"{same[0].acronym}{where}: {same[0].expansion}. {cites}")
         return lines
 
     def candidates(
@@ -157,6 +160,7 @@ class ExtractiveAnswerer:
             for i, unit in enumerate(units):
                 if (
                     _TOC_LEADER.search(unit)
+                    or _COLUMN_HEADER.match(unit)
                     or (_FIGURE_CAPTION.match(unit) and len(unit) < 160)
                     or (len(unit.split()) < 4 and not _NUMBER.search(unit))
                 ):
@@ -188,6 +192,17 @@ class ExtractiveAnswerer:
                     )
                 )
         return sorted(found, key=lambda c: c.gain(self.weight, total, set(), set()), reverse=True)
+
+
+def _repeats(text: str, parts: list[str]) -> bool:
+    """A quote already given, or one starting like a given one (overlapping table rows), or the
+    acronym line a glossary definition already expanded."""
+    opening = text.lstrip("… ")[:80]
+    head = text.split(" ", 1)[0].rstrip(":")
+    return any(
+        opening in p or p.lstrip("… ")[:80] in text or p.startswith((f"{head}:", f"{head} ("))
+        for p in parts
+    )
 
 
 def _type_bonus(

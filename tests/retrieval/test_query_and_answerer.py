@@ -76,3 +76,33 @@ def test_informal_misspelt_question_still_finds_its_answer(service):
     answer = service.answer("cuantos produtores de oregnao se capasitan en secado")
     assert not answer.abstained
     assert "(2018: 20; 2021: 60; 2025: 80)" in answer.answer
+
+
+def test_definitions_group_equal_expansions_and_name_documents_when_they_differ():
+    from retrieval.contract import Chunk
+
+    def glossary_chunk(doc: str, title: str, text: str) -> Chunk:
+        return Chunk(
+            chunk_id=f"{doc}-g", doc_id=doc, text=text, title=title, kind="x", year=None,
+            region=None, page=None, page_label=None, section="Siglas", doc_version="v",
+            ordinal=0,
+        )  # fmt: skip
+
+    chunks = [
+        glossary_chunk(
+            "perx", "PERX", "CERX Comité Regional de Exportaciones.\nGORE Gobierno Regional."
+        ),
+        glossary_chunk(
+            "pnmce",
+            "PNMCE",
+            "CERX: Comités Ejecutivos Regionales Exportadores.\nGORE: Gobierno Regional.",
+        ),
+    ]
+    sources = [source(1, chunks[0].text, "perx-g"), source(2, chunks[1].text, "pnmce-g")]
+    answerer = ExtractiveAnswerer({}, Glossary(chunks), {}, max_chars=600)
+
+    assert answerer.definitions("que es GORE", sources) == ["GORE: Gobierno Regional. [1][2]"]
+    assert answerer.definitions("que significa CERX", sources) == [
+        "CERX (PERX): Comité Regional de Exportaciones. [1]",
+        "CERX (PNMCE): Comités Ejecutivos Regionales Exportadores. [2]",
+    ]
