@@ -1,4 +1,7 @@
-"""Speed and memory figures for Exporta on the full bundled corpus. Prints figures; asserts nothing.
+"""Quality, speed and memory figures for Exporta on the full bundled corpus, in one run.
+
+Prints the dev-set quality (hit@k, MRR, answer keys, abstention), ingest times, answer latency and
+memory; asserts nothing.
 
 .venv/bin/python bench/run_bench.py                 # no-change re-ingest, query latency, memory
 .venv/bin/python bench/run_bench.py --rebuild       # also time a full rebuild (minutes)
@@ -80,6 +83,11 @@ def main() -> None:
     )
     for name, value in figures.items():
         print(f"{name:<28}{value}")
+
+    from retrieval.evaluation import evaluate
+
+    print()
+    print(evaluate(service, Path(args.gold), k=10).table())
 
 
 if __name__ == "__main__":
