@@ -7,7 +7,7 @@ numbered sources and returns the answer text with [n] citations.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from math import fsum  # order-independent: set iteration order must not change answers
 from typing import Protocol
@@ -69,19 +69,15 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        term_weights: Mapping[str, float],
+        term_weight: Callable[[str], float],
         glossary: Glossary,
         columns: Mapping[str, str] | None = None,
         max_chars: int = 600,
     ) -> None:
-        self._weights = term_weights
+        self.weight = term_weight
         self._columns = columns or {}  # chunk_id -> years heading its table rows
-        self._default_weight = max(term_weights.values(), default=1.0)
         self._glossary = glossary
         self._max_chars = max_chars
-
-    def weight(self, term: str) -> float:
-        return self._weights.get(term, self._default_weight)
 
     def compose(self, question: str, sources: list[Source]) -> str:
         """Greedy cover of the question: each next quote must answer terms not yet answered.

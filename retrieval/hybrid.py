@@ -46,6 +46,7 @@ class HybridRetriever:
         self._embedder = embedder
         self._chunks = chunks
         self._by_id = {c.chunk_id: c for c in chunks}
+        self._position = {c.chunk_id: i for i, c in enumerate(chunks)}
         self._lexical = LexicalIndex(chunks)
         self._weights = [dense_weight, lexical_weight]
 
@@ -53,9 +54,15 @@ class HybridRetriever:
     def chunks(self) -> list[Chunk]:
         return self._chunks
 
-    @property
-    def term_weights(self) -> dict[str, float]:
-        return self._lexical.term_weights
+    def term_weight(self, term: str) -> float:
+        return self._lexical.weight(term)
+
+    def knows(self, term: str) -> bool:
+        return self._lexical.knows(term)
+
+    def terms_of(self, chunk_id: str) -> frozenset[str]:
+        """The chunk's indexed terms, as BM25 saw them."""
+        return self._lexical.chunk_terms[self._position[chunk_id]]
 
     def correct(self, text: str) -> str:
         """Folded text with misspelt words replaced by the corpus' own spelling."""

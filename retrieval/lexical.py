@@ -32,12 +32,22 @@ class LexicalIndex:
             terms = content_terms(chunk.indexed_text)
             self._vocabulary.update(terms)
             tokenized.append(terms or ["<vacio>"])
+        self.chunk_terms = [frozenset(terms) for terms in tokenized]
         if chunks:
             self._bm25.index(tokenized, show_progress=False)
         self.term_weights = inverse_document_frequency(tokenized)
+        # A term the corpus never uses is as telling as its rarest one.
+        self._unknown_weight = max(self.term_weights.values(), default=1.0)
         self._words = {w for chunk in chunks for w in words(chunk.indexed_text)}
         self._long_words = sorted(w for w in self._words if len(w) >= 5 and not w.isdigit())
         self._spelling: dict[str, str] = {}
+
+    def weight(self, term: str) -> float:
+        """How telling a term is (BM25's IDF); unknown terms weigh as the rarest known one."""
+        return self.term_weights.get(term, self._unknown_weight)
+
+    def knows(self, term: str) -> bool:
+        return term in self._vocabulary
 
     def correct(self, text: str) -> str:
         """The question with misspelt words replaced by corpus words ("certificasion"); the

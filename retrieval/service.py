@@ -49,7 +49,7 @@ class AnswerService:
         self.retriever = HybridRetriever(store, embedder, chunks)
         self.glossary = Glossary(chunks)
         self.answerer = answerer or ExtractiveAnswerer(
-            self.retriever.term_weights,
+            self.retriever.term_weight,
             self.glossary,
             {c.chunk_id: c.columns for c in chunks if c.columns},
             settings.max_answer_chars,
@@ -129,36 +129,32 @@ class AnswerService:
         rest = [r for r in retrieved if r.chunk.chunk_id not in first]
         return ([*first.values(), *rest])[: max(k, len(first))]
 
-    def support(self, query: str, retrieved: list[Retrieved]) -> tuple[float, float]:
-        """(best dense similarity, share of the query's IDF mass found in the best chunk)."""
-        best_dense = max((r.dense for r in retrieved if r.dense is not None), default=0.0)
-        weights = self.retriever.term_weights
+    def coverage(self, query: str, retrieved: list[Retrieved]) -> float:
+        """Share of the query's IDF mass that one of the best three chunks holds."""
+        weight = self.retriever.term_weight
         terms = set(content_terms(query))
-        total = fsum(weights.get(t, max(weights.values(), default=1.0)) for t in terms) or 1.0
-        coverage = max(
+        total = fsum(weight(t) for t in terms) or 1.0
+        return max(
             (
-                fsum(weights.get(t, 0.0) for t in terms & set(content_terms(r.chunk.indexed_text)))
-                / total
+                fsum(weight(t) for t in terms & self.retriever.terms_of(r.chunk.chunk_id)) / total
                 for r in retrieved[:3]
             ),
             default=0.0,
         )
-        return best_dense, coverage
 
     def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
         """Abstain when the words of the question are not found, or it names what no document does."""
         if not retrieved or all(t.isdigit() for t in content_terms(query)):
             return True  # "¿y en 2025?" with no earlier question: no topic to answer about
-        _, coverage = self.support(query, retrieved)
-        return coverage < MIN_TERM_COVERAGE or bool(self.unknown_names(query))
+        too_little = self.coverage(query, retrieved) < MIN_TERM_COVERAGE
+        return too_little or bool(self.unknown_names(query))
 
     def unknown_names(self, question: str) -> list[str]:
         """Capitalised names in the question that appear in no document ("Rotterdam")."""
-        vocabulary = self.retriever.term_weights
         return [
             name
             for name in _PROPER_NOUN.findall(question)
-            if not any(t in vocabulary for t in content_terms(name))
+            if not any(self.retriever.knows(t) for t in content_terms(name))
         ]
 
 

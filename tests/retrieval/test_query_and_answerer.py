@@ -45,7 +45,9 @@ def test_target_answer_joins_the_action_with_its_cells_and_cites():
                   "Gestionar el programa de certificación orgánica en campos de orégano."),
         source(2, "La región tiene clima templado."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer({}, Glossary([]), {"c1": "2018\t2021\t2025"}, max_chars=600)
+    answerer = ExtractiveAnswerer(
+        lambda _term: 1.0, Glossary([]), {"c1": "2018\t2021\t2025"}, max_chars=600
+    )
     text = answerer.compose("cuantos productores de oregano se capacitan en secado?", sources)
     assert "(2018: 20; 2021: 60; 2025: 80) [1]" in text
     assert len(text) <= 600
@@ -58,7 +60,7 @@ def test_responsible_answer_keeps_the_direct_responsible():
                   "de congelados. CITE Pesquero. Crear una red de servicios de reparación. Hacer uso "
                   "de la red de servicios de reparación. Plantas procesadoras de congelados."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer({}, Glossary([]), {}, max_chars=600)
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
     text = answerer.compose(
         "quien es responsable de la red de reparacion de plantas de congelados", sources
     )
@@ -99,7 +101,7 @@ def test_definitions_group_equal_expansions_and_name_documents_when_they_differ(
         ),
     ]
     sources = [source(1, chunks[0].text, "perx-g"), source(2, chunks[1].text, "pnmce-g")]
-    answerer = ExtractiveAnswerer({}, Glossary(chunks), {}, max_chars=600)
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary(chunks), {}, max_chars=600)
 
     assert answerer.definitions("que es GORE", sources) == ["GORE: Gobierno Regional. [1][2]"]
     assert answerer.definitions("que significa CERX", sources) == [
