@@ -17,9 +17,7 @@ CANDIDATES = 50
 @dataclass(frozen=True)
 class Retrieved:
     chunk: Chunk
-    score: float  # fused RRF score
-    dense: float | None  # cosine similarity, when the dense ranking found it
-    lexical: float | None  # BM25 score, when the lexical ranking found it
+    score: float  # fused RRF score (0 for a chunk chosen by another signal)
 
 
 def rrf_fuse(rankings: list[list[str]], weights: list[float], k: int = RRF_K) -> dict[str, float]:
@@ -70,21 +68,13 @@ class HybridRetriever:
 
     def retrieved(self, chunk_id: str) -> Retrieved:
         """A chunk chosen by another signal (e.g. the glossary), without ranking scores."""
-        return Retrieved(self._by_id[chunk_id], 0.0, None, None)
+        return Retrieved(self._by_id[chunk_id], 0.0)
 
     def retrieve(self, query: str, k: int) -> list[Retrieved]:
         """The k best live chunks for a query."""
         vector = self._embedder.embed_query(query)
-        dense = [
-            (cid, s) for cid, s in self._store.search(vector, CANDIDATES) if cid in self._by_id
-        ]
-        lexical = [
-            (self._chunks[i].chunk_id, s) for i, s in self._lexical.search(query, CANDIDATES)
-        ]
-        fused = rrf_fuse([[c for c, _ in dense], [c for c, _ in lexical]], self._weights)
-        dense_scores, lexical_scores = dict(dense), dict(lexical)
+        dense = [cid for cid, _ in self._store.search(vector, CANDIDATES) if cid in self._by_id]
+        lexical = [self._chunks[i].chunk_id for i, _ in self._lexical.search(query, CANDIDATES)]
+        fused = rrf_fuse([dense, lexical], self._weights)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
-        return [
-            Retrieved(self._by_id[cid], fused[cid], dense_scores.get(cid), lexical_scores.get(cid))
-            for cid in best
-        ]
+        return [Retrieved(self._by_id[cid], fused[cid]) for cid in best]
