@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +12,10 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter
 
+from bot.ratelimit import RateLimiter
+
 logger = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 60.0
 RETRY_AFTER_ATTEMPTS = 3  # a 429 is waited out this many times before giving up
 NETWORK_ATTEMPTS = 3  # retries of a request that failed on the network
 NETWORK_BACKOFF_SECONDS = 0.5
@@ -30,39 +29,25 @@ class Decision:
 
 
 class UserRateLimiter:
-    """At most `per_minute` questions per user in any 60-second window; 0 turns it off."""
+    """At most `per_minute` questions per user in any 60-second window; 0 turns it off.
+
+    The window is the channels' shared one; this adds telling the user once per burst.
+    """
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
-        self._clock = clock
-        self._asked: dict[int, deque[float]] = {}
+        self._window = RateLimiter(per_minute, clock=clock)
         self._warned: set[int] = set()
 
     def check(self, user_id: int) -> Decision:
         """Count a question from the user, or say how long to wait."""
-        if self.per_minute <= 0:
-            return Decision(True)
-        now = self._clock()
-        asked = self._asked.setdefault(user_id, deque())
-        while asked and now - asked[0] >= WINDOW_SECONDS:
-            asked.popleft()
-        if len(asked) < self.per_minute:
-            asked.append(now)
+        wait = self._window.check(user_id)
+        if not wait:
             self._warned.discard(user_id)
-            self._forget_idle(now)
             return Decision(True)
         notify = user_id not in self._warned
         self._warned.add(user_id)
-        return Decision(False, math.ceil(WINDOW_SECONDS - (now - asked[0])), notify)
-
-    def _forget_idle(self, now: float) -> None:
-        if len(self._asked) < 10_000:
-            return
-        idle = [
-            u for u, times in self._asked.items() if not times or now - times[-1] >= WINDOW_SECONDS
-        ]
-        for user_id in idle:
-            del self._asked[user_id]
+        return Decision(False, wait, notify)
 
 
 class TelegramLimiter(AIORateLimiter):

@@ -7,12 +7,12 @@ import logging
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.ratelimit import RateLimiter
 from bot.web import api, documents, pages
 from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
 from bot.web.passages import PassageIndex
-from bot.web.ratelimit import RateLimiter
 from retrieval.service import AnswerService
 from retrieval.settings import Settings
 

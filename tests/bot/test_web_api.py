@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.ratelimit import RateLimiter
 from bot.web import create_app
-from bot.web.ratelimit import RateLimiter
 from bot.web.sse import answer_pieces
 from ingest.pipeline import ingest
 from retrieval.service import AnswerService

@@ -1,4 +1,5 @@
-"""Per-client question limit: a sliding window of the last minute's requests, in memory.
+"""Per-client question limit shared by the channels: a sliding window of the last minute's
+requests, in memory (web clients by address, Telegram users by id).
 
 The limit is per server process: with `--workers N` a client can ask up to N times the limit.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 WINDOW_SECONDS = 60.0
 SWEEP_EVERY = 1024  # requests between sweeps of clients idle for a whole window
@@ -26,10 +27,10 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._requests: dict[str, deque[float]] = {}
+        self._requests: dict[Hashable, deque[float]] = {}
         self._since_sweep = 0
 
-    def check(self, client: str) -> int:
+    def check(self, client: Hashable) -> int:
         """Record a request; 0 if allowed, else the seconds to wait before the next one."""
         if self.limit <= 0:
             return 0
