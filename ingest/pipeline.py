@@ -111,7 +111,7 @@ def ingest(
     manifest = store.manifest()
     catalog = load_catalog(sorted({f.parent for f in files}))
 
-    pending = []  # (path, info, digest) of new or changed documents
+    pending = []  # (path, info) of new or changed documents
     seen: set[str] = set()
     for path, info in _unique_ids([(path, describe(path, catalog)) for path in files]):
         seen.add(info.doc_id)
@@ -120,11 +120,11 @@ def ingest(
         if previous and previous.content_hash == digest and previous.pipeline == PIPELINE_VERSION:
             report.unchanged.append(info.doc_id)
         else:
-            pending.append((path, info, digest))
+            pending.append((path, info))
 
     chunked = []
-    for path, info, _digest in pending:
-        try:
+    for path, info in pending:
+        try:  # the loaded bytes' own hash is the version chunked, even if the file just changed
             document = load_document(path)
         except DocumentRejected as exc:
             report.failed.append((str(path), str(exc)))

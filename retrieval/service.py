@@ -91,11 +91,12 @@ class AnswerService:
             query = self.retriever.correct(query)
         k = k or self.settings.top_k
         ranked = self.retriever.retrieve(query, k)
-        retrieved = self._with_glossary(query, ranked, k)
+        glossary = self._glossary_chunks(query)
+        retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
-        defined = retrieved[:1] != ranked[:1] or len(retrieved) > len(ranked)
-        abstained = not defined and self._should_abstain(query, ranked)
+        # An acronym the documents' glossaries expand is always answerable.
+        abstained = not glossary and self._should_abstain(query, ranked)
         text = "" if abstained else self.answerer.compose(query, sources)
         if not text:
             abstained, text = True, message("answer.abstain")
@@ -118,16 +119,24 @@ class AnswerService:
             return f"{history[-1].question} {question}"
         return question
 
-    def _with_glossary(self, question: str, retrieved: list[Retrieved], k: int) -> list[Retrieved]:
-        """A definition question always cites the acronym lists that expand its acronym."""
+    def _glossary_chunks(self, question: str) -> list[Retrieved]:
+        """For a definition question, the acronym lists that expand its acronym."""
         if classify(question) is not QuestionType.DEFINITION:
-            return retrieved
+            return []
         first: dict[str, Retrieved] = {}
         for acronym in self.glossary.subjects(question):
             for entry in self.glossary.lookup(acronym):
                 first.setdefault(entry.chunk_id, self.retriever.retrieved(entry.chunk_id))
-        rest = [r for r in retrieved if r.chunk.chunk_id not in first]
-        return ([*first.values(), *rest])[: max(k, len(first))]
+        return list(first.values())
+
+    @staticmethod
+    def _with_glossary(
+        glossary: list[Retrieved], ranked: list[Retrieved], k: int
+    ) -> list[Retrieved]:
+        """The glossary chunks cited first, then the ranked ones (no chunk twice)."""
+        cited = {r.chunk.chunk_id for r in glossary}
+        rest = [r for r in ranked if r.chunk.chunk_id not in cited]
+        return [*glossary, *rest][: max(k, len(glossary))]
 
     def coverage(self, query: str, retrieved: list[Retrieved]) -> float:
         """Share of the query's IDF mass that one of the best three chunks holds."""
