@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ingest.cleaning import clean_page, running_headers
 from ingest.loaders import LoadedDocument
 from retrieval.contract import Chunk
+from retrieval.glossary import GLOSSARY_SECTION
 from retrieval.text import count_words, split_sentences
 
 MAX_WORDS = 350  # chunks are filled up to this; a ficha or a table kept whole may be longer
@@ -32,7 +33,6 @@ _CARD_NAMES = [  # an indicator card names its indicator; a service card, its se
     for what in ("indicador", "servicio")
 ]
 _FICHA_START = re.compile(r"^FICHA DE SERVICIOS?\b")
-_GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
 _FICHA_FIELDS = (
     "Elemento", "Objetivo prioritario", "Lineamiento", "Nombre del servicio", "Tipo de servicio",
     "Naturaleza del servicio", "Entrega del servicio", "Descripción del servicio",
@@ -77,7 +77,10 @@ class Section:
 
     def label(self) -> str | None:
         """The section path, plus the card's name so every piece of a card says what it is about."""
-        return " > ".join(self.path + ([self.card] if self.card else [])) or None
+        return self.label_for(self.card)
+
+    def label_for(self, card: str | None) -> str | None:
+        return " > ".join(self.path + ([card] if card else [])) or None
 
 
 def paragraphs_of(document: LoadedDocument) -> list[Paragraph]:
@@ -188,9 +191,7 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         if _FICHA_START.match(para.text):
             yield from _flush(section, current)
             card, index = _take_ficha(paragraphs, index)
-            name = card_name(card.text)
-            label = " > ".join(section.path + ([name] if name else [])) or None
-            yield Place(label, None), [card]
+            yield Place(section.label_for(card_name(card.text)), None), [card]
             current = []
             continue
         if _CARD_START.match(para.text):
@@ -200,7 +201,7 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         if name := card_name(para.text):
             section.card = name
         section.note_columns(para.text)
-        limit = GLOSSARY_MAX_WORDS if _GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
+        limit = GLOSSARY_MAX_WORDS if GLOSSARY_SECTION.search(section.label() or "") else MAX_WORDS
         for part in _split_long(para, limit):
             size = sum(p.words for p in current)
             new_page = fmt == "pdf" and current and current[-1].page != part.page
