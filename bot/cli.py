@@ -83,9 +83,12 @@ def render_answer(answer: Answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from retrieval.service import AnswerService
+    from retrieval.service import AnswerService, validate_question
 
-    service = AnswerService.from_settings(_settings(args))
+    settings = _settings(args)
+    if args.question not in (None, "-"):
+        validate_question(args.question, settings)  # before loading the index and the model
+    service = AnswerService.from_settings(settings)
     if args.question == "-" or (args.question is None and not sys.stdin.isatty()):
         return _ask_lines(service, sys.stdin, args)
     if args.question is None:

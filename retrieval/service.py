@@ -72,13 +72,7 @@ class AnswerService:
         return sorted(self.store.manifest().values(), key=lambda r: r.doc_id)
 
     def validate(self, question: str) -> str:
-        question = " ".join(question.split())
-        if not question:
-            raise InvalidQuestion("errors.empty_question")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
-        return question
+        return validate_question(question, self.settings)
 
     def answer(
         self, question: str, history: Sequence[Turn] | None = None, k: int | None = None
@@ -165,6 +159,17 @@ class AnswerService:
             for name in _PROPER_NOUN.findall(question)
             if not any(self.retriever.knows(t) for t in content_terms(name))
         ]
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    """The question with its whitespace collapsed; empty or oversized ones are refused in Spanish."""
+    question = " ".join(question.split())
+    if not question:
+        raise InvalidQuestion("errors.empty_question")
+    limit = settings.max_question_chars
+    if len(question) > limit:
+        raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
+    return question
 
 
 def _source(n: int, retrieved: Retrieved) -> Source:
