@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
@@ -30,6 +33,20 @@ _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
 
 
+@dataclass(frozen=True)
+class _Index:
+    fingerprint: str
+    manifest: dict[str, DocumentRecord]
+    retriever: HybridRetriever
+    glossary: Glossary
+    answerer: Answerer
+
+
+def _fingerprint(manifest: dict[str, DocumentRecord]) -> str:
+    versions = "\n".join(f"{d} {r.version}" for d, r in sorted(manifest.items()))
+    return hashlib.sha256(versions.encode()).hexdigest()
+
+
 class AnswerService:
     """Validates the question, retrieves, decides whether to abstain and composes a cited answer."""
 
@@ -41,25 +58,74 @@ class AnswerService:
         answerer: Answerer | None = None,
     ) -> None:
         store.check_model(embedder.identity)
-        chunks = store.live_chunks()
-        if not chunks:
-            raise IndexMissing("errors.index_missing", location=store.location)
         self.settings = settings
         self.store = store
-        self.retriever = HybridRetriever(store, embedder, chunks)
-        self.glossary = Glossary(chunks)
-        self.answerer = answerer or ExtractiveAnswerer(
-            self.retriever.term_weight,
-            self.glossary,
+        self.embedder = embedder
+        self._answerer = answerer
+        self._index = self._load(store.manifest(fresh=True))
+        self._reload_lock = threading.Lock()
+        self._checked_at = time.monotonic()
+
+    def _load(self, manifest: dict[str, DocumentRecord]) -> _Index:
+        """Everything answering needs from one state of the index, built off to the side."""
+        chunks = self.store.live_chunks(manifest)
+        if not chunks:
+            raise IndexMissing("errors.index_missing", location=self.store.location)
+        retriever = HybridRetriever(self.store, self.embedder, chunks)
+        glossary = Glossary(chunks)
+        answerer = self._answerer or ExtractiveAnswerer(
+            retriever.term_weight,
+            glossary,
             {c.chunk_id: c.columns for c in chunks if c.columns},
-            settings.max_answer_chars,
+            self.settings.max_answer_chars,
         )
         logger.info(
             "Index opened: %d chunks, %d glossary acronyms, from %s",
             len(chunks),
-            len(self.glossary),
-            store.location,
+            len(glossary),
+            self.store.location,
         )
+        return _Index(_fingerprint(manifest), manifest, retriever, glossary, answerer)
+
+    # The current snapshot; a question reads it once, so a reload never mixes two index states.
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self._index.retriever
+
+    @property
+    def glossary(self) -> Glossary:
+        return self._index.glossary
+
+    @property
+    def answerer(self) -> Answerer:
+        return self._index.answerer
+
+    def refresh(self) -> bool:
+        """Reload if the visible document versions changed (a re-index committed); True if so.
+
+        The old snapshot keeps answering while the new one is built, then one assignment swaps them.
+        """
+        with self._reload_lock:
+            self._checked_at = time.monotonic()
+            manifest = self.store.manifest(fresh=True)
+            if _fingerprint(manifest) == self._index.fingerprint:
+                return False
+            self._index = self._load(manifest)
+            return True
+
+    def refresh_in_background(self) -> None:
+        """At most every `reload_check_seconds`, reload in a thread if another process re-indexed."""
+        every = self.settings.reload_check_seconds
+        if not every or time.monotonic() - self._checked_at < every or self._reload_lock.locked():
+            return
+        self._checked_at = time.monotonic()
+        threading.Thread(target=self._refresh_quietly, name="exporta-reload", daemon=True).start()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # the old snapshot keeps answering; the next check tries again
+            logger.exception("Reloading the index failed")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerService:
@@ -69,7 +135,7 @@ class AnswerService:
         return cls(store, build_embedder(settings, for_queries=True), settings)
 
     def documents(self) -> list[DocumentRecord]:
-        return sorted(self.store.manifest().values(), key=lambda r: r.doc_id)
+        return sorted(self._index.manifest.values(), key=lambda r: r.doc_id)
 
     def validate(self, question: str) -> str:
         return validate_question(question, self.settings)
@@ -80,18 +146,20 @@ class AnswerService:
         """A cited answer to the question, or an honest abstention with the nearest sources."""
         started = time.perf_counter()
         question = self.validate(question)
+        self.refresh_in_background()
+        index = self._index
         query = self._with_context(question, history or [])
         if self.settings.spelling_correction:
-            query = self.retriever.correct(query)
+            query = index.retriever.correct(query)
         k = k or self.settings.top_k
-        ranked = self.retriever.retrieve(query, k)
-        glossary = self._glossary_chunks(query)
+        ranked = index.retriever.retrieve(query, k)
+        glossary = self._glossary_chunks(index, query)
         retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
         # An acronym the documents' glossaries expand is always answerable.
-        abstained = not glossary and self._should_abstain(query, ranked)
-        text = "" if abstained else self.answerer.compose(query, sources)
+        abstained = not glossary and self._should_abstain(index, query, ranked)
+        text = "" if abstained else index.answerer.compose(query, sources)
         if not text:
             abstained, text = True, message("answer.abstain")
         done = time.perf_counter()
@@ -113,14 +181,14 @@ class AnswerService:
             return f"{history[-1].question} {question}"
         return question
 
-    def _glossary_chunks(self, question: str) -> list[Retrieved]:
+    def _glossary_chunks(self, index: _Index, question: str) -> list[Retrieved]:
         """For a definition question, the acronym lists that expand its acronym."""
         if classify(question) is not QuestionType.DEFINITION:
             return []
         first: dict[str, Retrieved] = {}
-        for acronym in self.glossary.subjects(question):
-            for entry in self.glossary.lookup(acronym):
-                first.setdefault(entry.chunk_id, self.retriever.retrieved(entry.chunk_id))
+        for acronym in index.glossary.subjects(question):
+            for entry in index.glossary.lookup(acronym):
+                first.setdefault(entry.chunk_id, index.retriever.retrieved(entry.chunk_id))
         return list(first.values())
 
     @staticmethod
@@ -132,32 +200,36 @@ class AnswerService:
         rest = [r for r in ranked if r.chunk.chunk_id not in cited]
         return [*glossary, *rest][: max(k, len(glossary))]
 
-    def coverage(self, query: str, retrieved: list[Retrieved]) -> float:
+    def coverage(
+        self, query: str, retrieved: list[Retrieved], index: _Index | None = None
+    ) -> float:
         """Share of the query's IDF mass that one of the best three chunks holds."""
-        weight = self.retriever.term_weight
+        index = index or self._index
+        weight = index.retriever.term_weight
         terms = set(content_terms(query))
         total = fsum(weight(t) for t in terms) or 1.0
         return max(
             (
-                fsum(weight(t) for t in terms & self.retriever.terms_of(r.chunk.chunk_id)) / total
+                fsum(weight(t) for t in terms & index.retriever.terms_of(r.chunk.chunk_id)) / total
                 for r in retrieved[:3]
             ),
             default=0.0,
         )
 
-    def _should_abstain(self, query: str, retrieved: list[Retrieved]) -> bool:
+    def _should_abstain(self, index: _Index, query: str, retrieved: list[Retrieved]) -> bool:
         """Abstain when the words of the question are not found, or it names what no document does."""
         if not retrieved or all(t.isdigit() for t in content_terms(query)):
             return True  # "¿y en 2025?" with no earlier question: no topic to answer about
-        too_little = self.coverage(query, retrieved) < MIN_TERM_COVERAGE
-        return too_little or bool(self.unknown_names(query))
+        too_little = self.coverage(query, retrieved, index) < MIN_TERM_COVERAGE
+        return too_little or bool(self.unknown_names(query, index))
 
-    def unknown_names(self, question: str) -> list[str]:
+    def unknown_names(self, question: str, index: _Index | None = None) -> list[str]:
         """Capitalised names in the question that appear in no document ("Rotterdam")."""
+        index = index or self._index
         return [
             name
             for name in _PROPER_NOUN.findall(question)
-            if not any(self.retriever.knows(t) for t in content_terms(name))
+            if not any(index.retriever.knows(t) for t in content_terms(name))
         ]
 
 

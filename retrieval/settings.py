@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     max_answer_chars: int = Field(600, ge=100)
     spelling_correction: bool = Field(True, description="Fix misspelt question words first.")
+    reload_check_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often a server looks for a re-index by another process; 0 = never.",
+    )
 
     # Web (exporta serve)
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
@@ -51,7 +56,8 @@ class Settings(BaseSettings):
         None, description="JSON Lines of 👍/👎 votes; empty = <data_dir>/telegram-feedback.jsonl."
     )
     telegram_staff_ids: Annotated[frozenset[int], NoDecode] = Field(
-        frozenset(), description="Telegram user ids allowed to /indexar, /reindexar, /estado (1,2,3)."
+        frozenset(),
+        description="Telegram user ids allowed to /indexar, /reindexar, /estado (1,2,3).",
     )
 
     # Staff administration (/admin, /api/admin/*)

@@ -96,7 +96,10 @@ class ChunkStore:
         collection = self._get()
         return None if collection is None else (collection.metadata or {}).get(_MODEL_KEY)
 
-    def manifest(self) -> dict[str, DocumentRecord]:
+    def manifest(self, fresh: bool = False) -> dict[str, DocumentRecord]:
+        """Visible document versions; `fresh` re-reads them (another process may have committed)."""
+        if fresh:
+            self._collection = None
         collection = self._get()
         if collection is None:
             return {}
@@ -195,12 +198,12 @@ class ChunkStore:
             collection.delete(ids=stale[start : start + _BATCH])
         return len(stale)
 
-    def live_chunks(self) -> list[Chunk]:
+    def live_chunks(self, manifest: dict[str, DocumentRecord] | None = None) -> list[Chunk]:
         """Every chunk of the visible document versions, in document order."""
         collection = self._get()
         if collection is None:
             return []
-        manifest = self.manifest()
+        manifest = self.manifest() if manifest is None else manifest
         got = collection.get(include=["documents", "metadatas"])
         chunks = [
             Chunk.from_store(chunk_id, text, meta)

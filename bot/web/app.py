@@ -12,7 +12,6 @@ from bot.web import api, documents, pages
 from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
-from bot.web.passages import PassageIndex
 from retrieval.service import AnswerService
 from retrieval.settings import Settings
 
@@ -53,8 +52,7 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.answer_limiter = None
-    # The very chunks the service answers from, so every cited chunk_id resolves.
-    app.state.passages = PassageIndex(service.retriever.chunks) if service else None
+    app.state.passages = None  # see passages.current_passages
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(api.router)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from bot.web.deps import ERRORS, Service
 from bot.web.errors import ApiError
-from bot.web.passages import PassageIndex
+from bot.web.passages import PassageIndex, current_passages
 from bot.web.schemas import DocumentDetailOut, DocumentsOut, ErrorOut, PassageContextOut
 from prompts import message
 from retrieval.contract import Chunk, DocumentRecord
@@ -76,7 +76,8 @@ async def _record(service: AnswerService, doc_id: str) -> DocumentRecord:
 
 
 def _passages(request: Request) -> PassageIndex:
-    return request.app.state.passages
+    # The very chunks the service answers from, so every cited chunk_id resolves.
+    return current_passages(request.app)
 
 
 def _document(record: DocumentRecord) -> dict:

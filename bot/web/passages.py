@@ -40,3 +40,15 @@ class PassageIndex:
         if 0 <= i < len(self._chunks) and self._chunks[i].doc_id == doc_id:
             return self._chunks[i]
         return None
+
+
+def current_passages(app) -> PassageIndex | None:
+    """The passages of the index the service answers from now (rebuilt after a re-index)."""
+    service = app.state.service
+    if service is None:
+        return None
+    chunks = service.retriever.chunks
+    cached = getattr(app.state, "passages", None)
+    if cached is None or cached._chunks is not chunks:
+        cached = app.state.passages = PassageIndex(chunks)
+    return cached

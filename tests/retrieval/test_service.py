@@ -117,3 +117,34 @@ def test_timings_are_reported(service):
     answer = service.answer("¿Cuántas OCEX tiene el Perú?")
     assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
     assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"] > 0
+
+
+def test_a_re_index_by_another_process_is_picked_up_without_a_restart(
+    fixture_corpus, tmp_path, embedder
+):
+    settings = load_settings(data_dir=tmp_path / "data", reload_check_seconds=0)
+    plan = fixture_corpus / "plan-regional-demo.txt"
+    only_plan = tmp_path / "only-plan"
+    only_plan.mkdir()
+    (only_plan / plan.name).write_bytes(plan.read_bytes())
+    writer = ChunkStore.open(settings)
+    ingest([only_plan], writer, lambda: embedder, embedder.identity, progress=False)
+    service = AnswerService(ChunkStore.open(settings), embedder, settings)
+    assert [r.doc_id for r in service.documents()] == ["plan-regional-demo"]
+    old_retriever = service.retriever
+
+    assert service.refresh() is False  # nothing committed since it opened
+    # A second store object stands for the `exporta ingest` process writing the same index.
+    ingest(
+        [fixture_corpus],
+        ChunkStore.open(settings),
+        lambda: embedder,
+        embedder.identity,
+        progress=False,
+    )
+
+    assert service.refresh() is True
+    assert {r.doc_id for r in service.documents()} == FIXTURE_DOCS
+    assert service.retriever is not old_retriever
+    answer = service.answer("¿Qué es SANIPES?")
+    assert "politica-demo" in {s.doc_id for s in answer.sources}
