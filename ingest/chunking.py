@@ -22,6 +22,9 @@ CAPTION_LEVEL = 9  # "Tabla 4: …" sits below every numbered heading
 GLOSSARY_MAX_WORDS = 120
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_BOLD_LINE = re.compile(r"^\*\*([^*]{3,80})\*\*$")  # "**OBJETIVO PRIORITARIO 3**" heads a page
+BOLD_HEADING_LEVEL = 6
+_NUMBERED_KIND = re.compile(r"^(\D+?)\s*\d{1,2}$")  # "objetivo prioritario 3", not "… al 2040"
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-ZÁÉÍÓÚÑ¿].*)$")
 _CAPTION = re.compile(
     r"^(Tabla|Cuadro|Gráfico|Figura|Ilustración|Anexo)\s*N?°?\s*\d+", re.IGNORECASE
@@ -69,6 +72,12 @@ class Section:
     def enter(self, level: int, title: str) -> None:
         self.columns = None
         self.card = None
+        # "## OBJETIVO PRIORITARIO 2" after "#### OBJETIVO PRIORITARIO 1": the same kind of heading
+        # is a sibling, whatever markup the extraction gave it.
+        level = next(
+            (lv for lv, t in zip(self.levels, self.path, strict=True) if _siblings(t, title)),
+            level,
+        )
         while self.levels and self.levels[-1] >= level:
             self.levels.pop()
             self.path.pop()
@@ -107,6 +116,9 @@ def heading_of(
         match = _MD_HEADING.match(text)
         if match:
             return len(match.group(1)), match.group(2).replace("**", "").strip()
+        match = _BOLD_LINE.match(text)
+        if match and _mostly_upper(match.group(1)) and not match.group(1).endswith(":"):
+            return BOLD_HEADING_LEVEL, match.group(1).strip()
         return None
     if _CAPTION.match(text) and count_words(text) <= 25:
         return CAPTION_LEVEL, text
@@ -115,14 +127,20 @@ def heading_of(
     match = _NUMBERED_HEADING.match(text)
     if match:
         return match.group(1).count(".") + 1, text
-    letters = [c for c in text if c.isalpha()]
-    if (
-        len(letters) >= 6
-        and sum(c.isupper() for c in letters) / len(letters) > 0.85
-        and text not in repeated
-    ):
+    if _mostly_upper(text) and text not in repeated:
         return 1, text
     return None
+
+
+def _mostly_upper(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 6 and sum(c.isupper() for c in letters) / len(letters) > 0.85
+
+
+def _siblings(earlier: str, title: str) -> bool:
+    """Numbered instances of one kind of heading ("OBJETIVO PRIORITARIO 2", "… 3")."""
+    a, b = (_NUMBERED_KIND.match(t.casefold().strip()) for t in (earlier, title))
+    return a is not None and b is not None and a.group(1) == b.group(1)
 
 
 def _is_ficha_row(text: str) -> bool:
@@ -182,6 +200,14 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         if heading and after_caption and heading[0] == 1 and not _NUMBERED_HEADING.match(para.text):
             heading = None  # an upper-case row right under "Tabla 4: …" is its column header
         after_caption = bool(heading) and heading[0] == CAPTION_LEVEL
+        if heading and _CARD_START.match(heading[1]):
+            # "### Ficha técnica del indicador" repeats a card's title where it continues on the
+            # next page: the card goes on (its name with it) until the next card names another.
+            yield from _flush(section, current)
+            current = []
+            section.columns = None
+            index += 1
+            continue
         if heading:
             yield from _flush(section, current)
             current = []
@@ -197,7 +223,7 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
         if _CARD_START.match(para.text):
             yield from _flush(section, current)
             current = []
-            section.card = section.columns = None
+            section.columns = None
         if name := card_name(para.text):
             section.card = name
         section.note_columns(para.text)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from math import fsum
 
 from retrieval.contract import Chunk
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.store import ChunkStore
+from retrieval.text import content_terms, split_sentences
 
 RRF_K = 10  # tuned on the dev set: rewards agreement at the top of both rankings
 CANDIDATES = 50
+RERANK_DEPTH = 20
+RERANK_WEIGHT = 0.1
+YEAR_TABLE_WEIGHT = 0.08
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,12 @@ def rrf_fuse(rankings: list[list[str]], weights: list[float], k: int = RRF_K) ->
         for rank, item in enumerate(ranking):
             fused[item] += weight / (k + rank + 1)
     return fused
+
+
+def _tabulates(chunk: Chunk, years: Sequence[str]) -> bool:
+    """A table row or indicator card giving values for one of the years."""
+    columns = (chunk.columns or "").split("\t")
+    return any(y in columns or f"Año: {y}" in chunk.text for y in years)
 
 
 class HybridRetriever:
@@ -47,6 +59,7 @@ class HybridRetriever:
         self._position = {c.chunk_id: i for i, c in enumerate(chunks)}
         self._lexical = LexicalIndex(chunks)
         self._weights = [dense_weight, lexical_weight]
+        self._units: dict[str, list[frozenset[str]]] = {}
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -66,15 +79,34 @@ class HybridRetriever:
         """Folded text with misspelt words replaced by the corpus' own spelling."""
         return self._lexical.correct(text)
 
+    def _unit_coverage(self, chunk_id: str, terms: set[str]) -> float:
+        """IDF mass of the query terms that the chunk's best sentence or row holds (with its context)."""
+        units = self._units.get(chunk_id)
+        if units is None:
+            chunk = self._by_id[chunk_id]
+            context = frozenset(content_terms(chunk.context))
+            units = self._units[chunk_id] = [
+                context | frozenset(content_terms(s)) for s in split_sentences(chunk.text)
+            ] or [context]
+        return max(fsum(self.term_weight(t) for t in terms & unit) for unit in units)
+
     def retrieved(self, chunk_id: str) -> Retrieved:
         """A chunk chosen by another signal (e.g. the glossary), without ranking scores."""
         return Retrieved(self._by_id[chunk_id], 0.0)
 
-    def retrieve(self, query: str, k: int) -> list[Retrieved]:
-        """The k best live chunks for a query."""
+    def retrieve(self, query: str, k: int, years: Sequence[str] = ()) -> list[Retrieved]:
+        """The k best live chunks for a query; `years` asked for favour tables with those years."""
         vector = self._embedder.embed_query(query)
         dense = [cid for cid, _ in self._store.search(vector, CANDIDATES) if cid in self._by_id]
         lexical = [self._chunks[i].chunk_id for i, _ in self._lexical.search(query, CANDIDATES)]
         fused = rrf_fuse([dense, lexical], self._weights)
+        if RERANK_WEIGHT:
+            pool = sorted(fused, key=fused.__getitem__, reverse=True)[: max(k, RERANK_DEPTH)]
+            terms = set(content_terms(query))
+            total = fsum(self.term_weight(t) for t in terms) or 1.0
+            for cid in pool:
+                fused[cid] += RERANK_WEIGHT * self._unit_coverage(cid, terms) / total
+                if years and _tabulates(self._by_id[cid], years):
+                    fused[cid] += YEAR_TABLE_WEIGHT
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         return [Retrieved(self._by_id[cid], fused[cid]) for cid in best]

@@ -18,7 +18,7 @@ from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
-from retrieval.query import QuestionType, classify
+from retrieval.query import QuestionType, classify, years_in
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -152,7 +152,8 @@ class AnswerService:
         if self.settings.spelling_correction:
             query = index.retriever.correct(query)
         k = k or self.settings.top_k
-        ranked = index.retriever.retrieve(query, k)
+        years = years_in(query) if classify(query) is QuestionType.TARGET else []
+        ranked = index.retriever.retrieve(query, k, years)
         glossary = self._glossary_chunks(index, query)
         retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()

@@ -160,6 +160,54 @@ def test_markdown_headings_give_the_section_path(tmp_path):
     ]
 
 
+INDICATOR_CARDS = """## 7.5. Fichas técnicas
+
+#### OBJETIVO PRIORITARIO 1
+
+Ficha técnica del indicador\t
+<b>Objetivo prioritario:</b>\t<b>OP1. Profundizar el aprovechamiento de los acuerdos</b>
+<b>Nombre del indicador:</b>\t<b>Valor total de las exportaciones no minero energéticas</b>
+<b>Justificación:</b>\tMide la evolución de las exportaciones.
+
+### Ficha técnica del indicador
+
+\tLínea de base\tLogros esperados
+Año\t2024\t2030\t2040
+Valor absoluto (US\\$ millones)\t23 237\t30 000\t44 633
+
+**OBJETIVO PRIORITARIO 3**
+
+Ficha técnica del indicador\t
+<b>Nombre del indicador:</b>\t<b>Valor total de las exportaciones de servicios no tradicionales</b>
+
+### Ficha técnica del indicador
+
+Año\t2024\t2030\t2040
+Valor absoluto (US\\$ millones)\t1 131\t1 926\t3 320
+
+**NO SE CONSIDERAN:**
+
+Texto final.
+"""
+
+
+def test_an_indicator_card_continued_on_the_next_page_keeps_its_name_and_objective(tmp_path):
+    chunks = chunks_of(write(tmp_path, "politica.md", INDICATOR_CARDS))
+    [first] = containing(chunks, "44 633")
+    assert first.section == (
+        "7.5. Fichas técnicas > OBJETIVO PRIORITARIO 1 > "
+        "Valor total de las exportaciones no minero energéticas"
+    )
+    assert first.columns == "2024\t2030\t2040"
+    [third] = containing(chunks, "3 320")  # "**OBJETIVO PRIORITARIO 3**" is OP1's sibling
+    assert third.section == (
+        "7.5. Fichas técnicas > OBJETIVO PRIORITARIO 3 > "
+        "Valor total de las exportaciones de servicios no tradicionales"
+    )
+    [last] = containing(chunks, "Texto final.")  # a bold label ending in ":" is no heading
+    assert "NO SE CONSIDERAN" in last.text
+
+
 def test_numbered_and_upper_case_headings_of_text_files(fixture_corpus):
     chunks = chunks_of(fixture_corpus / "plan-regional-demo.txt")
     [intro] = containing(chunks, "El taller de actualización")
