@@ -71,6 +71,9 @@ class HybridRetriever:
     def knows(self, term: str) -> bool:
         return self._lexical.knows(term)
 
+    def rarity(self, term: str) -> float:
+        return self._lexical.rarity(term)
+
     def terms_of(self, chunk_id: str) -> frozenset[str]:
         """The chunk's indexed terms, as BM25 saw them."""
         return self._lexical.chunk_terms[self._position[chunk_id]]

@@ -46,6 +46,10 @@ class LexicalIndex:
         """How telling a term is (BM25's IDF); unknown terms weigh as the rarest known one."""
         return self.term_weights.get(term, self._unknown_weight)
 
+    def rarity(self, term: str) -> float:
+        """The term's weight as a share of the rarest term's (1.0): comparable across corpora."""
+        return self.weight(term) / self._unknown_weight
+
     def knows(self, term: str) -> bool:
         return term in self._vocabulary
 

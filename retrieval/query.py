@@ -49,3 +49,21 @@ _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 def years_in(text: str) -> list[str]:
     return [m.group(0) for m in _YEAR.finditer(text)]
+
+
+# Words that frame a question rather than name what it is about: a passage that answers need not
+# repeat them ("¿qué papel le da…?", "soy exportador…", "¿cuánto duraba…?").
+FRAMING_WORDS = frozenset(
+    """
+    soy somos estoy tengo tenemos quiero queremos necesito busco hola gracias favor ayuda
+    hace hacen hacer hizo da dan dar dio hay habia habian habra existe existen tiene tienen tenia
+    dura duraba duran durara considera consideran espera esperan esperaba busca buscan debe deben
+    debia puede pueden pide piden sirve sirven funciona significa significan quiere decir llama
+    llaman trata tratan menciona mencionan dice dicen segun aparece aparecen incluye incluyen
+    consiste consisten refiere refieren explica explican describe describen corresponde
+    papel rol funcion importancia objetivo tipo tipos ejemplo ejemplos principal principales
+    lista nombre nombres meta metas valor valores cifra cifras numero porcentaje total monto
+    siglas sigla significado definicion concepto documento documentos estudio plan politica
+    informacion datos detalle detalles caso casos forma manera actualmente hoy ahora
+    """.split()  # noqa: SIM905
+)

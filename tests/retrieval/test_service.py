@@ -148,3 +148,71 @@ def test_a_re_index_by_another_process_is_picked_up_without_a_restart(
     assert service.retriever is not old_retriever
     answer = service.answer("¿Qué es SANIPES?")
     assert "politica-demo" in {s.doc_id for s in answer.sources}
+
+
+CITE_ACTIVITIES = [
+    "brinda asistencia técnica a las plantas de congelados",
+    "capacita a los pescadores artesanales en buenas prácticas",
+    "desarrolla productos nuevos con la pota y la anchoveta",
+    "analiza en su laboratorio la calidad de los productos",
+    "crea una red de servicios de reparación de equipos",
+    "promueve la creación de empresas exportadoras de conservas",
+]
+BUDGETS = ["obras de riego", "caminos rurales", "colegios", "postas médicas"]
+OTHER_TOPICS = [
+    "Los productores de orégano mejoran el proceso de secado",
+    "La palta Hass se exporta a Europa con certificación",
+    "La Asociación de Productores de Pisco promueve la denominación de origen",
+    "Los acuicultores de conchas de abanico requieren habilitación sanitaria",
+    "El puerto de Matarani moviliza minerales hacia Asia",
+    "El turismo receptivo crece en los valles de Torata",
+    "Las cooperativas cafetaleras venden a compradores de Alemania",
+    "La quinua orgánica llega a Estados Unidos",
+    "Los textiles de alpaca se promocionan en ferias de Italia",
+    "El cacao fino de aroma gana premios en París",
+    "Las uvas de mesa salen por el puerto del Callao",
+    "Los arándanos se cosechan entre agosto y diciembre",
+    "La pesca de anchoveta tiene dos temporadas al año",
+    "El aeropuerto de Arequipa recibe vuelos de carga",
+]
+BUDGET_CORPUS = "\n\n".join(
+    f"{n}. TEMA {n}\n\n{text}."
+    for n, text in enumerate(
+        [f"El CITE Pesquero de Ilo {what}" for what in CITE_ACTIVITIES]
+        + [f"El presupuesto municipal financia {what}" for what in BUDGETS]
+        + OTHER_TOPICS,
+        start=1,
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def budget_service(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("budget-corpus")
+    (folder / "plan-demo.txt").write_text(BUDGET_CORPUS, encoding="utf-8")
+    settings = load_settings(data_dir=folder / "data", top_k=3)
+    store = ChunkStore.open(settings)
+    ingest([folder], store, lambda: embedder, embedder.identity, progress=False)
+    return AnswerService(store, embedder, settings)
+
+
+def test_a_rare_question_word_no_top_passage_holds_makes_it_abstain(budget_service):
+    question = "¿Cuál es el presupuesto anual del CITE Pesquero de Ilo?"
+    top = budget_service.retriever.retrieve(question, 5)
+    assert "presupuesto" not in " ".join(r.chunk.text for r in top)
+    assert budget_service.missing_terms(question, top) == ["presupuest"]
+
+    answer = budget_service.answer(question)
+
+    assert answer.abstained
+    assert answer.answer == message("answer.abstain")
+    assert len(answer.sources) == 3  # the nearest passages are still listed
+
+
+def test_framing_words_need_not_appear_in_the_answer(budget_service):
+    question = "¿Qué papel tiene el CITE Pesquero de Ilo con los pescadores artesanales?"
+    top = budget_service.retriever.retrieve(question, 5)
+    assert budget_service.missing_terms(question, top) == []
+    answer = budget_service.answer(question)
+    assert not answer.abstained
+    assert "CITE Pesquero" in answer.answer
