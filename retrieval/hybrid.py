@@ -15,7 +15,7 @@ from retrieval.text import content_terms, split_sentences
 
 RRF_K = 10  # tuned on the dev set: rewards agreement at the top of both rankings
 CANDIDATES = 50
-RERANK_DEPTH = 20
+RERANK_DEPTH = 50
 RERANK_WEIGHT = 0.1
 YEAR_TABLE_WEIGHT = 0.08
 
