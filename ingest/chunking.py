@@ -6,6 +6,7 @@ longer than a whole chunk, which is cut between sentences.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ingest.cleaning import clean_page, running_headers
 from ingest.loaders import LoadedDocument
+from ingest.structure import facts_of
 from retrieval.contract import Chunk
 from retrieval.glossary import GLOSSARY_SECTION
 from retrieval.text import count_words, split_sentences
@@ -158,11 +160,12 @@ def chunk_document(
 ) -> list[Chunk]:
     """Structure-aware chunks of a loaded document, ready to embed."""
     pieces = list(_pieces(paragraphs_of(document), document.fmt))
+    texts = ["\n".join(p.text for p in group) for _, group in pieces]
     return [
         Chunk(
             chunk_id=f"{doc_id}-{version}-{ordinal:04d}",
             doc_id=doc_id,
-            text="\n".join(p.text for p in group),
+            text=text,
             title=title,
             kind=kind,
             year=year,
@@ -173,9 +176,15 @@ def chunk_document(
             doc_version=version,
             ordinal=ordinal,
             columns=section.columns,
+            facts=_facts_json(text, section),
         )
-        for ordinal, (section, group) in enumerate(pieces)
+        for ordinal, ((section, group), text) in enumerate(zip(pieces, texts, strict=True))
     ]
+
+
+def _facts_json(text: str, place: Place) -> str | None:
+    facts = facts_of(text, place.columns, place.card)
+    return json.dumps(facts, ensure_ascii=False, sort_keys=True) if facts else None
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,7 @@ class Place:
 
     label: str | None
     columns: str | None
+    card: str | None = None  # the indicator or service card the chunk belongs to
 
 
 def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list[Paragraph]]]:
@@ -254,7 +264,7 @@ def _introduces(para: Paragraph) -> bool:
 
 def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[Place, list[Paragraph]]]:
     if current:
-        yield Place(section.label(), section.columns), list(current)
+        yield Place(section.label(), section.columns, section.card), list(current)
 
 
 def _take_ficha(paragraphs: list[Paragraph], start: int) -> tuple[Paragraph, int]:

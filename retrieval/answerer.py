@@ -13,6 +13,7 @@ from math import fsum  # order-independent: set iteration order must not change 
 from typing import Protocol
 
 from retrieval.contract import Source
+from retrieval.facts import fact_quotes
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, years_in
 from retrieval.quotes import MAX_QUOTE_CHARS, extend_row, label_values, trim_quote
@@ -23,6 +24,7 @@ RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
 FIELD_BONUS = 0.2
+FACT_BONUS = 0.25  # a quote composed from a card's or table's structure
 # A quote must hold at least this share of the question's IDF mass (dev set: off-corpus questions
 # peak at 0.24-0.26, answerable ones start at 0.32).
 MIN_QUOTE_COVERAGE = 0.3
@@ -141,6 +143,10 @@ class ExtractiveAnswerer:
         total = self.total_weight(question)
         asked_years = set(years_in(question))
         wants_share = bool(_SHARE.search(fold_accents(question)))
+
+        def about(text: str) -> float:
+            return fsum(self.weight(t) for t in query & set(content_terms(text)))
+
         found = []
         for rank, source in enumerate(sources[:SOURCES_READ]):
             units = split_sentences(source.text)
@@ -153,6 +159,12 @@ class ExtractiveAnswerer:
                 fsum(self.weight(t) for t in card_terms | context) / total >= CARD_MIN_COVERAGE
             )
             prior = RANK_PRIOR / (rank + 1)
+            for quote in fact_quotes(kind, source, asked_years, about, wants_share):
+                # A quote from the card's structure stands for the whole card, like its field rows.
+                matched = frozenset(query & set(content_terms(quote)))
+                bonus = FACT_BONUS + _type_bonus(quote, kind, asked_years, wants_share)
+                proxy = frozenset(context | card_terms)
+                found.append(Candidate(quote, source.n, matched, proxy, prior + bonus))
             for i, unit in enumerate(units):
                 if (
                     _TOC_LEADER.search(unit)

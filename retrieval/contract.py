@@ -24,6 +24,7 @@ class Chunk:
     doc_version: str  # content hash + pipeline version of the document this chunk belongs to
     ordinal: int
     columns: str | None = None  # the years heading the table the chunk's rows belong to
+    facts: str | None = None  # JSON of the structure read at ingestion (ingest/structure.py)
 
     @property
     def text_hash(self) -> str:
@@ -63,6 +64,7 @@ class Chunk:
             doc_version=meta["doc_version"],
             ordinal=meta.get("ordinal", 0),
             columns=meta.get("columns"),
+            facts=meta.get("facts"),
         )
 
 
@@ -101,6 +103,7 @@ class Source:
     chunk_id: str
     text: str
     score: float
+    facts: dict[str, Any] | None = None  # structure read at ingestion (service card, OP, indicator)
 
     def citation(self) -> str:
         """Where the passage is, for people: page when known, else the section."""

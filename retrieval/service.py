@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -290,4 +291,5 @@ def _source(n: int, retrieved: Retrieved) -> Source:
         chunk_id=chunk.chunk_id,
         text=chunk.text,
         score=round(retrieved.score, 6),
+        facts=json.loads(chunk.facts) if chunk.facts else None,
     )

@@ -1,5 +1,7 @@
 import re
+from pathlib import Path
 
+from ingest.structure import service_card
 from retrieval.answerer import ExtractiveAnswerer
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
@@ -108,3 +110,42 @@ def test_definitions_group_equal_expansions_and_name_documents_when_they_differ(
         "CERX (PERX): Comité Regional de Exportaciones. [1]",
         "CERX (PNMCE): Comités Ejecutivos Regionales Exportadores. [2]",
     ]
+
+
+SERVICE_CARD = (Path(__file__).parents[1] / "fixtures" / "service-card.txt").read_text(
+    encoding="utf-8"
+)
+
+
+def test_who_provides_a_service_is_composed_from_its_card_with_participants():
+    card = service_card(SERVICE_CARD)
+    sources = [
+        Source(
+            2, "pnmce", "PNMCE", None, "4.3 > S5.2.1", "c2", SERVICE_CARD, 0.0, {"servicio": card}
+        ),
+        source(1, "La capacitación en comercio exterior mejora la competitividad de las empresas."),
+    ]
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    text = answerer.compose("quien brinda las capacitaciones para la internacionalizacion", sources)
+    assert text.startswith(
+        "S5.2.1 Capacitaciones para la competitividad e internacionalización. Responsable: MINCETUR; "
+        "con participación de: AGROMERCADO, INACAL, INDECOPI. [2]"
+    )
+
+
+def test_an_indicator_target_names_the_indicator_its_baseline_and_the_year_asked():
+    values = {"unit": "Valor absoluto (US$ millones)", "baseline": "2024: 1 131",
+              "expected": ["2030: 1 926", "2040: 3 320"]}  # fmt: skip
+    facts = {"indicador": {"name": "Valor total de las exportaciones de servicios no tradicionales",
+                           "values": [values]}}  # fmt: skip
+    sources = [
+        Source(1, "pnmce", "PNMCE", None, "OP3 > Valor total de las exportaciones de servicios no tradicionales",
+               "c1", "Año\t2024\t2030\t2040\nValor absoluto (US$ millones)\t1 131\t1 926\t3 320", 0.0, facts),
+    ]  # fmt: skip
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {"c1": "2024\t2030\t2040"}, 600)
+    text = answerer.compose("meta al 2040 de exportaciones de servicios no tradicionales", sources)
+    assert text.startswith(
+        "Valor total de las exportaciones de servicios no tradicionales (Valor absoluto (US$ millones)): "
+        "línea de base 2024: 1 131; logro esperado 2040: 3 320. [1]"
+    )
+    assert "1 926" not in text.split("[1]")[0]  # only the year asked, besides the baseline
