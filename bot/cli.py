@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from prompts import message
@@ -23,11 +24,14 @@ EXAMPLES = """ejemplos:
   exporta ingest                       indexa corpus/ (solo lo que cambió)
   exporta ingest informe.pdf --rebuild reconstruye el índice desde cero
   exporta ask "que es agroideas"       responde con fuentes citadas
+  exporta remove informe-2019          deja de citar un documento (y lo archiva)
+  exporta history informe-2019         versiones de un documento: cuándo, quién, hash
   exporta ask                          modo conversación (Ctrl+D para salir)
   exporta ask --json - < preguntas.txt una pregunta por línea, JSON Lines
   exporta eval ../shared/eval/dev.jsonl
   exporta telegram                     bot de Telegram (EXPORTA_TELEGRAM_TOKEN)
   exporta serve --port 8000            página web y API en http://127.0.0.1:8000/
+  exporta report --since 2025-03-01    preguntas sin respuesta, votos 👎 y uso por día
 """
 
 
@@ -36,25 +40,48 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import ingest
-    from retrieval.embeddings import build_embedder
-    from retrieval.store import ChunkStore
+    from bot.admin.jobs import cli_actor
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
-    store = ChunkStore.open(settings)
-    report = ingest(
-        paths,
-        store,
-        lambda: build_embedder(settings),
-        settings.embedding_model,
-        rebuild=args.rebuild,
-        progress=False if args.quiet else None,
+    # The staff's job runner: one re-index at a time, versions and audit recorded.
+    report = job_runner(settings).ingest_now(
+        paths, cli_actor(), rebuild=args.rebuild, progress=False if args.quiet else None
     )
     for path, reason in report.failed:
         print(f"ERROR {path}: {reason}", file=sys.stderr)
     print(report.summary())
     return EXIT_FAILED_DOCUMENTS if report.failed else 0
+
+
+def job_runner(settings: Settings, on_commit=None):
+    """The staff job runner; jobs a dead process left are finished or rolled back first."""
+    from bot.admin.jobs import JobRunner
+    from retrieval.embeddings import build_embedder
+
+    runner = JobRunner(settings, lambda: build_embedder(settings), on_commit=on_commit)
+    for job in runner.recover():
+        print(f"Aviso: {job.summary} ({job.id})", file=sys.stderr, flush=True)
+    return runner
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from bot.admin.jobs import cli_actor
+
+    runner = job_runner(_settings(args))
+    job = runner.wait(runner.remove_document(args.doc_id, cli_actor()).id)
+    if job.state != "succeeded":
+        print(f"Error: {job.summary}", file=sys.stderr)
+        return EXIT_FAILED_DOCUMENTS
+    print(message("admin.remove_done", doc_id=args.doc_id, job_id=job.id))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bot.admin.history import render_history
+
+    print(render_history(_settings(args), args.doc_id))
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -188,12 +215,28 @@ def web_app(settings: Settings | None = None):
         print(f"Aviso: {exc}", file=sys.stderr, flush=True)
         service = None
     app = create_app(service, settings)
+    app.state.usage = open_usage_log(settings)
+    jobs = None
+    if settings.admin_token.get_secret_value() or settings.telegram_staff_ids:
+        jobs = job_runner(settings, on_commit=lambda: _refresh_web_service(app, settings))
+    if settings.admin_token.get_secret_value():
+        app.state.jobs, app.state.audit = jobs, jobs.audit
     if service is not None:
-        attach_telegram(app, service, settings)
+        attach_telegram(app, service, settings, jobs=jobs)
     return app
 
 
-def attach_telegram(app, service, settings: Settings) -> None:
+def _refresh_web_service(app, settings: Settings) -> None:
+    """After a staff job commits: reload the service, or open it if the index was empty."""
+    from retrieval.service import AnswerService
+
+    if app.state.service is None:
+        app.state.service = AnswerService.from_settings(settings)
+    else:
+        app.state.service.refresh()
+
+
+def attach_telegram(app, service, settings: Settings, jobs=None) -> None:
     """With a bot token configured, the web app also runs the Telegram bot.
 
     Webhook mode when a webhook secret is set (Telegram POSTs to the app), long polling otherwise
@@ -208,13 +251,21 @@ def attach_telegram(app, service, settings: Settings) -> None:
 
     secret = settings.telegram_webhook_secret.get_secret_value()
     redact_secrets_in_logs(token, secret)
-    application = build_application(service, settings)
+    application = build_application(service, settings, usage=getattr(app.state, "usage", None))
+    give_staff_jobs(application, settings, jobs)
     if secret:
         app.include_router(webhook_router(application, settings))
     elif settings.workers == 1:
         app.include_router(polling_router(application))
     else:
         print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
+
+
+def give_staff_jobs(application, settings: Settings, jobs) -> None:
+    """The staff's Telegram commands get the job runner and audit log (staff ids configured)."""
+    if jobs is not None and settings.telegram_staff_ids:
+        application.bot_data["jobs"] = jobs
+        application.bot_data["audit"] = jobs.audit
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
@@ -232,7 +283,10 @@ def cmd_telegram(args: argparse.Namespace) -> int:
         raise ConfigurationError("telegram.token_missing")
     redact_secrets_in_logs(token, settings.telegram_webhook_secret.get_secret_value())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, token included
-    application = build_application(AnswerService.from_settings(settings), settings)
+    service = AnswerService.from_settings(settings)
+    application = build_application(service, settings, usage=open_usage_log(settings))
+    if settings.telegram_staff_ids:
+        give_staff_jobs(application, settings, job_runner(settings, on_commit=service.refresh))
     print(message("telegram.polling_started"), file=sys.stderr, flush=True)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
@@ -242,6 +296,34 @@ def cmd_telegram(args: argparse.Namespace) -> int:
         url = settings.telegram_base_url or "https://api.telegram.org"
         raise ConfigurationError("telegram.unreachable", url=url, reason=exc) from exc
     return 0
+
+
+def open_usage_log(settings: Settings):
+    """The usage log of serve and telegram, old rows purged now (then hourly, as questions come)."""
+    from bot.usage import UsageLog
+
+    usage = UsageLog(settings)
+    usage.purge_if_due()
+    return usage
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.usage import UsageLog
+
+    report = UsageLog(_settings(args)).report(args.since)
+    print(
+        json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+        if args.json
+        else report.to_text()
+    )
+    return 0
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(message("usage.since_invalid", value=value)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,6 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="muestra el índice: ubicación, modelo y documentos",
                        description="Dónde está el índice, qué modelo lo construyó y qué documentos tiene.")  # fmt: skip
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("remove", help="quita un documento del índice (deja de citarse)",
+                       description="Quita el documento DOC_ID del índice en un solo paso (mientras "
+                       "tanto se sigue respondiendo) y mueve su archivo de la carpeta del corpus a "
+                       "<data_dir>/archive/. Queda en el historial y en la auditoría.")  # fmt: skip
+    p.add_argument("doc_id", metavar="DOC_ID", help="id del documento (míralos con exporta status)")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("history", help="historial de versiones de los documentos",
+                       description="Cada versión indexada de un documento (o de todos): fecha, "
+                       "quién la indexó, hash del contenido, fragmentos y acción (añadido, "
+                       "reemplazado, quitado, reindexado).")  # fmt: skip
+    p.add_argument("doc_id", nargs="?", metavar="DOC_ID", help="solo este documento")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("ask", help="responde una pregunta con fuentes citadas",
                        description="Responde en español con citas [n]. Sin pregunta abre una "
@@ -311,6 +407,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "EXPORTA_TELEGRAM_TOKEN (de @BotFather); EXPORTA_TELEGRAM_BASE_URL apunta a "
                        "un servidor propio de la Bot API.")  # fmt: skip
     p.set_defaults(func=cmd_telegram)
+
+    p = sub.add_parser("report", help="informe de uso: preguntas sin respuesta, votos 👎, uso por día",
+                       description="Lo que aprendemos del uso: las preguntas sin respuesta más "
+                       "frecuentes (agrupadas por parecido), las respuestas marcadas 👎 con sus "
+                       "fuentes y las preguntas por canal y día (hora de Lima).")  # fmt: skip
+    p.add_argument("--since", type=_day, metavar="AAAA-MM-DD",
+                   help="solo desde ese día (por defecto, todo lo guardado)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
 # Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "8"
 
 
 @dataclass
@@ -98,8 +98,14 @@ def ingest(
     model_identity: str,
     rebuild: bool = False,
     progress: bool | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    on_commit: Callable[[str, DocumentRecord | None], None] | None = None,
 ) -> IngestReport:
-    """Bring the index in line with the documents under `paths`."""
+    """Bring the index in line with the documents under `paths`.
+
+    `on_progress(done, total, doc_id)` follows the embedding; `on_commit(doc_id, record)` is called
+    each time a document version becomes visible (record None: the document was removed).
+    """
     started = time.perf_counter()
     paths = [p.resolve() for p in paths]
     report = IngestReport()
@@ -124,22 +130,16 @@ def ingest(
 
     chunked = []
     for path, info in pending:
-        try:  # the loaded bytes' own hash is the version chunked, even if the file just changed
-            document = load_document(path)
+        try:
+            digest, chunks = chunk_file(path, info)
         except DocumentRejected as exc:
             report.failed.append((str(path), str(exc)))
             continue
-        version = document_version(document.content_hash, PIPELINE_VERSION)
-        chunks = chunk_document(
-            document, version, info.doc_id, info.title, info.kind, info.year, info.region
-        )
-        if not chunks:  # only headings: nothing to cite (and nothing to embed)
-            report.failed.append((str(path), message("ingest.empty_document")))
-            continue
-        chunked.append((path, info, document.content_hash, chunks))
+        chunked.append((path, info, digest, chunks))
 
     embedder = embedder_factory() if chunked else None
     total = sum(len(c) for *_, c in chunked)
+    done = 0  # counted here: a disabled bar counts nothing
     with tqdm(
         total=total,
         unit="frag",
@@ -148,26 +148,27 @@ def ingest(
     ) as bar:
         for path, info, digest, chunks in chunked:
             bar.set_postfix_str(info.doc_id)
-            store.add(chunks, _embed(chunks, store, embedder, bar))
-            record = DocumentRecord(
-                doc_id=info.doc_id,
-                title=info.title,
-                kind=info.kind,
-                year=info.year,
-                region=info.region,
-                source=str(path),
-                content_hash=digest,
-                chunks=len(chunks),
-                indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                pipeline=PIPELINE_VERSION,
-            )
+
+            def advance(n: int, doc_id: str = info.doc_id) -> None:
+                nonlocal done
+                done += n
+                bar.update(n)
+                if on_progress is not None:
+                    on_progress(done, total, doc_id)
+
+            stage_chunks(chunks, store, embedder, advance)
+            record = document_record(info, path, digest, chunks)
             store.commit_document(record)
+            if on_commit is not None:
+                on_commit(info.doc_id, record)
             (report.updated if info.doc_id in manifest else report.added).append(info.doc_id)
             report.chunks += len(chunks)
 
     for doc_id, record in manifest.items():
         if doc_id not in seen and _covers(paths, record.source):
             store.remove_document(doc_id)
+            if on_commit is not None:
+                on_commit(doc_id, None)
             report.removed.append(doc_id)
     store.purge_stale()
     report.seconds = time.perf_counter() - started
@@ -175,14 +176,54 @@ def ingest(
     return report
 
 
-def _embed(chunks: list[Chunk], store: ChunkStore, embedder: Embedder, bar: tqdm) -> np.ndarray:
+def chunk_file(path: Path, info: DocumentInfo) -> tuple[str, list[Chunk]]:
+    """The content hash and chunks of one file; DocumentRejected says why it cannot be indexed."""
+    # The loaded bytes' own hash is the version chunked, even if the file just changed.
+    document = load_document(path)
+    version = document_version(document.content_hash, PIPELINE_VERSION)
+    chunks = chunk_document(
+        document, version, info.doc_id, info.title, info.kind, info.year, info.region
+    )
+    if not chunks:  # only headings: nothing to cite (and nothing to embed)
+        raise DocumentRejected("ingest.empty_document")
+    return document.content_hash, chunks
+
+
+def stage_chunks(
+    chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
+) -> None:
+    """Embed and store the chunks; they stay invisible until their manifest entry is written."""
+    store.add(chunks, _embed(chunks, store, embedder, advance))
+
+
+def document_record(
+    info: DocumentInfo, source: Path, digest: str, chunks: list[Chunk]
+) -> DocumentRecord:
+    """The manifest entry that makes these chunks the visible version of the document."""
+    return DocumentRecord(
+        doc_id=info.doc_id,
+        title=info.title,
+        kind=info.kind,
+        year=info.year,
+        region=info.region,
+        source=str(source),
+        content_hash=digest,
+        chunks=len(chunks),
+        indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        pipeline=PIPELINE_VERSION,
+    )
+
+
+def _embed(
+    chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
+) -> np.ndarray:
     """Vectors for the chunks, reusing stored ones for text that was embedded before."""
     known = store.vectors_for(sorted({c.text_hash for c in chunks}))
     missing = [c for c in chunks if c.text_hash not in known]
-    bar.update(len(chunks) - len(missing))
+    advance(len(chunks) - len(missing))
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
         vectors = embedder.embed_passages([c.indexed_text for c in batch])
         known.update((c.text_hash, v) for c, v in zip(batch, vectors, strict=True))
-        bar.update(len(batch))
+        advance(len(batch))
     return np.stack([known[c.text_hash] for c in chunks])

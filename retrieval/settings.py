@@ -52,9 +52,6 @@ class Settings(BaseSettings):
     telegram_webhook_url: str = Field(
         "", description="Public HTTPS URL registered with setWebhook at startup; empty = don't."
     )
-    telegram_feedback_file: Path | None = Field(
-        None, description="JSON Lines of 👍/👎 votes; empty = <data_dir>/telegram-feedback.jsonl."
-    )
     telegram_staff_ids: Annotated[frozenset[int], NoDecode] = Field(
         frozenset(),
         description="Telegram user ids allowed to /indexar, /reindexar, /estado (1,2,3).",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from bot.telegram.feedback import FeedbackRecorder, JsonlFeedback
+from bot.telegram.feedback import FeedbackRecorder, UsageFeedback
 from bot.telegram.handlers import ExportaBot
 from bot.telegram.ratelimit import TelegramLimiter
+from bot.telegram.staff import StaffCommands
+from bot.usage import UsageLog
 from retrieval.errors import ConfigurationError
 from retrieval.service import AnswerService
 from retrieval.settings import Settings
-
-FEEDBACK_FILE = "telegram-feedback.jsonl"
 
 
 def build_application(
@@ -19,12 +19,18 @@ def build_application(
     settings: Settings,
     *,
     feedback: FeedbackRecorder | None = None,
+    usage: UsageLog | None = None,
 ) -> Application:
-    """An Application answering from `service`; start it with polling or `webhook_router`."""
+    """An Application answering from `service`; start it with polling or `webhook_router`.
+
+    With a usage log, questions and votes are recorded there (votes unless `feedback` is given).
+    """
     token = settings.telegram_token.get_secret_value()
     if not token:
         raise ConfigurationError("telegram.token_missing")
-    exporta = ExportaBot(service, settings, feedback or default_feedback(settings))
+    if feedback is None and usage is not None:
+        feedback = UsageFeedback(usage)
+    exporta = ExportaBot(service, settings, feedback, usage=usage)
     builder = (
         Application.builder()
         .token(token)
@@ -37,9 +43,9 @@ def build_application(
             builder = builder.base_file_url(settings.telegram_base_url[: -len("bot")] + "file/bot")
     application = builder.build()
     exporta.register(application)
+    staff = StaffCommands(service, settings)  # the job runner and audit log: bot_data
+    staff.register(application)
     application.bot_data["exporta"] = exporta
+    application.bot_data["staff"] = staff
+    application.bot_data["usage"] = usage
     return application
-
-
-def default_feedback(settings: Settings) -> FeedbackRecorder:
-    return JsonlFeedback(settings.telegram_feedback_file or settings.data_dir / FEEDBACK_FILE)

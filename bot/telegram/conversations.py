@@ -6,6 +6,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from retrieval.contract import Answer, Turn
@@ -70,6 +71,7 @@ class SentAnswer:
     answer: Answer
     chat_id: int
     voters: set[int] = field(default_factory=set)
+    recorded: Future[int | None] | None = None  # the question's id in the usage log, once written
 
 
 class RecentAnswers:
@@ -79,9 +81,9 @@ class RecentAnswers:
         self._capacity = capacity
         self._answers: OrderedDict[str, SentAnswer] = OrderedDict()
 
-    def add(self, answer: Answer, chat_id: int) -> str:
+    def add(self, answer: Answer, chat_id: int, recorded: Future[int | None] | None = None) -> str:
         answer_id = secrets.token_urlsafe(6)  # 8 characters
-        self._answers[answer_id] = SentAnswer(answer, chat_id)
+        self._answers[answer_id] = SentAnswer(answer, chat_id, recorded=recorded)
         while len(self._answers) > self._capacity:
             self._answers.popitem(last=False)
         return answer_id

@@ -1,15 +1,13 @@
-"""👍/👎 votes on answers, with the question and answer they judge (no user ids are kept)."""
+"""👍/👎 votes on answers, with the question and answer they judge, kept in the usage log."""
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
+from bot.usage import UsageLog, source_ref
 from retrieval.contract import Answer
 
 logger = logging.getLogger(__name__)
@@ -21,29 +19,42 @@ class Feedback:
     question: str
     answer: str
     abstained: bool
-    sources: list[str]
+    sources: list[dict]
+    voter: int | None = None  # Telegram user id: the usage log keeps only its salted hash
+    question_id: int | None = None  # the judged question in the usage log
     channel: str = "telegram"
     chat_type: str = ""
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @classmethod
-    def about(cls, answer: Answer, helpful: bool, chat_type: str = "") -> Feedback:
+    def about(
+        cls,
+        answer: Answer,
+        helpful: bool,
+        chat_type: str = "",
+        *,
+        voter: int | None = None,
+        question_id: int | None = None,
+    ) -> Feedback:
         return cls(
             helpful=helpful,
             question=answer.question,
             answer=answer.answer,
             abstained=answer.abstained,
-            sources=[s.citation() for s in answer.sources],
+            sources=[source_ref(s) for s in answer.sources],
+            voter=voter,
+            question_id=question_id,
             chat_type=chat_type,
         )
 
 
 class FeedbackRecorder(Protocol):
-    def record(self, feedback: Feedback) -> None: ...
+    def record(self, feedback: Feedback) -> None:
+        """Called on the event loop: must return at once."""
 
 
 class MemoryFeedback:
-    """Keeps votes in a list (tests, or a bot run without a data folder)."""
+    """Keeps votes in a list (tests)."""
 
     def __init__(self) -> None:
         self.entries: list[Feedback] = []
@@ -52,17 +63,20 @@ class MemoryFeedback:
         self.entries.append(feedback)
 
 
-class JsonlFeedback:
-    """Appends one JSON object per vote to a file, for review with the gold questions."""
+class UsageFeedback:
+    """Votes into the usage log's database; the write is queued, the button answers at once."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+    def __init__(self, usage: UsageLog) -> None:
+        self.usage = usage
 
     def record(self, feedback: Feedback) -> None:
-        line = json.dumps(asdict(feedback), ensure_ascii=False)
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-        logger.info("Feedback recorded in %s (helpful=%s)", self.path, feedback.helpful)
+        self.usage.submit_vote(
+            channel=feedback.channel,
+            user_id=feedback.voter,
+            question_id=feedback.question_id,
+            vote=1 if feedback.helpful else -1,
+            question=feedback.question,
+            answer_text=feedback.answer,
+            sources=feedback.sources,
+        )
+        logger.info("Vote queued for the usage log (helpful=%s)", feedback.helpful)

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+from concurrent.futures import Future
 from html import escape
 
 from telegram import Bot, BotCommand, Chat, Update
@@ -22,7 +23,7 @@ from telegram.ext import (
 )
 
 from bot.telegram.chat import addressed_question, send_html, thread_of
-from bot.telegram.conversations import Conversations, RecentAnswers
+from bot.telegram.conversations import Conversations, RecentAnswers, SentAnswer
 from bot.telegram.feedback import Feedback, FeedbackRecorder
 from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.render import (
@@ -35,6 +36,7 @@ from bot.telegram.render import (
     render_documents,
     render_passages,
 )
+from bot.usage import UsageLog
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError, IndexMissing, InvalidQuestion
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 seconds
+QUESTION_ID_WAIT_SECONDS = 1.0  # a vote waits this long for its question's row, then goes alone
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
@@ -55,11 +58,13 @@ class ExportaBot:
         self,
         service: AnswerService,
         settings: Settings,
-        feedback: FeedbackRecorder,
+        feedback: FeedbackRecorder | None,
         clock=time.monotonic,
+        usage: UsageLog | None = None,
     ) -> None:
         self.service = service
-        self.feedback = feedback
+        self.feedback = feedback  # None: votes are thanked but not kept
+        self.usage = usage  # None: questions are not logged
         self.conversations = Conversations(
             settings.telegram_history_turns, settings.telegram_history_ttl_seconds, clock
         )
@@ -166,13 +171,19 @@ class ExportaBot:
                 await send_html(bot, chat.id, text, reply_to=reply_to, thread=thread_of(origin))
             return
         history = self.conversations.history(chat.id)
-        answer = await self._answer_typing(bot, chat.id, question, history)
+        started = time.perf_counter()
+        try:
+            answer = await self._answer_typing(bot, chat.id, question, history)
+        except Exception as exc:
+            self._record(user_id, question, None, started, error=type(exc).__name__)
+            raise
+        recorded = self._record(user_id, question, answer, started)
         logger.info(
             "Answered in a %s chat (abstained=%s, %d sources, %.0f ms)",
             chat.type, answer.abstained, len(answer.sources), answer.timings_ms.get("total", 0),
         )  # fmt: skip
         self.conversations.remember(chat.id, Turn(answer.question, answer.answer))
-        answer_id = self.answers.add(answer, chat.id)
+        answer_id = self.answers.add(answer, chat.id, recorded)
         await send_html(
             bot,
             chat.id,
@@ -180,6 +191,26 @@ class ExportaBot:
             keyboard=answer_keyboard(answer_id),
             reply_to=reply_to,
             thread=thread_of(origin),
+        )
+
+    def _record(
+        self,
+        user_id: int,
+        question: str,
+        answer: Answer | None,
+        started: float,
+        error: str | None = None,
+    ) -> Future[int | None] | None:
+        """Queue the question for the usage log; the future gives its id to the vote buttons."""
+        if self.usage is None:
+            return None
+        return self.usage.submit_question(
+            channel="telegram",
+            user_id=user_id,
+            question=question,
+            answer=answer,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            error=error,
         )
 
     async def _answer_typing(
@@ -232,8 +263,16 @@ class ExportaBot:
             await query.answer(message("telegram.feedback_repeated"))
             return
         sent.voters.add(query.from_user.id)
-        chat_type = update.effective_chat.type if update.effective_chat else ""
-        self.feedback.record(Feedback.about(sent.answer, vote == "1", chat_type))
+        if self.feedback is not None:
+            chat_type = update.effective_chat.type if update.effective_chat else ""
+            feedback = Feedback.about(
+                sent.answer,
+                vote == "1",
+                chat_type,
+                voter=query.from_user.id,
+                question_id=await question_id(sent),
+            )
+            self.feedback.record(feedback)
         await query.answer(message("telegram.feedback_thanks"))
 
     async def on_stale_button(self, update: Update, context: Context) -> None:
@@ -260,6 +299,15 @@ class ExportaBot:
             await send_html(context.bot, update.effective_chat.id, text)
         except TelegramError as exc:
             logger.warning("Could not tell the chat about the error: %s", exc)
+
+
+async def question_id(sent: SentAnswer) -> int | None:
+    """The usage log's id of the answered question (written by now, unless the database lags)."""
+    if sent.recorded is None:
+        return None
+    if not sent.recorded.done():
+        await asyncio.wait([asyncio.wrap_future(sent.recorded)], timeout=QUESTION_ID_WAIT_SECONDS)
+    return sent.recorded.result() if sent.recorded.done() else None
 
 
 def user_message(error: ExportaError) -> str:

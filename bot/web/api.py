@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -38,8 +39,33 @@ async def _answer(request: Request, service: AnswerService, body: AskRequest) ->
     state = request.app.state
     if state.answer_limiter is None:  # created here: it needs the running event loop
         state.answer_limiter = anyio.CapacityLimiter(ANSWER_THREADS)
-    return await anyio.to_thread.run_sync(
-        lambda: service.answer(body.question, body.turns(), body.k), limiter=state.answer_limiter
+    started = time.perf_counter()
+    try:
+        answer = await anyio.to_thread.run_sync(
+            lambda: service.answer(body.question, body.turns(), body.k),
+            limiter=state.answer_limiter,
+        )
+    except Exception as exc:
+        _record(request, body.question, None, started, error=type(exc).__name__)
+        raise
+    _record(request, body.question, answer, started)
+    return answer
+
+
+def _record(
+    request: Request, question: str, answer: Answer | None, started: float, error: str | None = None
+) -> None:
+    """Queue the question for the usage log (if any); the client IP is only kept hashed."""
+    usage = getattr(request.app.state, "usage", None)
+    if usage is None:
+        return
+    usage.submit_question(
+        channel="web",
+        user_id=request.client.host if request.client else None,
+        question=question,
+        answer=answer,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        error=error,
     )
 
 
@@ -76,7 +102,11 @@ async def ask(request: Request, body: AskRequest, service: Service) -> dict:
 async def ask_stream(request: Request, body: AskRequest, service: Service) -> StreamingResponse:
     """Igual que /api/ask, pero la respuesta llega como eventos SSE para mostrarla mientras
     se genera. Los errores de validación responden 422 antes de abrir el stream."""
-    service.validate(body.question)
+    try:
+        service.validate(body.question)
+    except ExportaError as exc:
+        _record(request, body.question, None, time.perf_counter(), error=type(exc).__name__)
+        raise
 
     async def events() -> AsyncIterator[str]:
         try:

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.ratelimit import RateLimiter
-from bot.web import api, documents, pages
+from bot.web import admin, api, documents, pages
 from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
@@ -33,6 +33,11 @@ TAGS = [
     {"name": "preguntas", "description": "Preguntas y respuestas con fuentes citadas."},
     {"name": "documentos", "description": "Los documentos indexados y sus pasajes."},
     {"name": "estado", "description": "Comprobaciones para el balanceador o el orquestador."},
+    {
+        "name": "administración",
+        "description": "Para el personal (token Bearer): subir, reemplazar y quitar documentos, "
+        "reindexar, trabajos, auditoría e informe de uso.",
+    },
 ]
 
 
@@ -53,11 +58,18 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.answer_limiter = None
     app.state.passages = None  # see passages.current_passages
+    # Staff administration, set by the composition root (None = not available in this process).
+    app.state.jobs = None
+    app.state.audit = None
+    app.state.usage = None
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, upload_mb=settings.max_upload_mb
+    )
     app.include_router(api.router)
     app.include_router(documents.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     install_offline_docs(app)
     return app

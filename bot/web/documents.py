@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.admin.versions import VersionHistory
 from bot.web.deps import ERRORS, Service
 from bot.web.errors import ApiError
 from bot.web.passages import PassageIndex, current_passages
@@ -14,6 +17,8 @@ from bot.web.schemas import DocumentDetailOut, DocumentsOut, ErrorOut, PassageCo
 from prompts import message
 from retrieval.contract import Chunk, DocumentRecord
 from retrieval.service import AnswerService
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["documentos"])
 
@@ -24,11 +29,12 @@ router = APIRouter(tags=["documentos"])
     responses={503: ERRORS[503]},
     summary="Documentos indexados",
 )
-async def documents(service: Service) -> dict:
+async def documents(request: Request, service: Service) -> dict:
     """Los documentos que el asistente puede citar: título, tipo, año, pasajes, fecha de
-    indexación y hash del contenido."""
+    indexación, hash del contenido y su historial de versiones."""
     records = await anyio.to_thread.run_sync(service.documents)
-    return {"documents": [_document(r) for r in records]}
+    history = await anyio.to_thread.run_sync(_history, request)
+    return {"documents": [_document(r, history.get(r.doc_id, [])) for r in records]}
 
 
 @router.get(
@@ -41,7 +47,8 @@ async def document(request: Request, doc_id: str, service: Service) -> dict:
     """Los datos de un documento y su primer pasaje."""
     record = await _record(service, doc_id)
     first = _passages(request).first_chunk_id(doc_id)
-    return {**_document(record), "first_chunk_id": first}
+    history = await anyio.to_thread.run_sync(_history, request, doc_id)
+    return {**_document(record, history.get(doc_id, [])), "first_chunk_id": first}
 
 
 @router.get(
@@ -80,7 +87,25 @@ def _passages(request: Request) -> PassageIndex:
     return current_passages(request.app)
 
 
-def _document(record: DocumentRecord) -> dict:
+def _history(request: Request, doc_id: str | None = None) -> dict[str, list[dict]]:
+    """Each document's versions, newest first; who indexed them only by channel (public API)."""
+    try:
+        versions = getattr(request.app.state, "versions", None)
+        if versions is None:
+            versions = request.app.state.versions = VersionHistory(request.app.state.settings)
+        found = versions.history(doc_id)
+    except SQLAlchemyError:  # the documents still list without their history
+        logger.exception("Version history unavailable")
+        return {}
+    history: dict[str, list[dict]] = {}
+    for v in found:
+        entry = v.to_dict()
+        entry["indexed_by"] = v.indexed_by.split(":", 1)[0]  # no staff ids or addresses
+        history.setdefault(v.doc_id, []).append(entry)
+    return history
+
+
+def _document(record: DocumentRecord, history: list[dict] | None = None) -> dict:
     return {
         "doc_id": record.doc_id,
         "title": record.title,
@@ -92,6 +117,7 @@ def _document(record: DocumentRecord) -> dict:
         "chunks": record.chunks,
         "indexed_at": record.indexed_at,
         "version": record.version,
+        "history": history or [],
     }
 
 

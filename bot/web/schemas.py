@@ -109,6 +109,14 @@ class AnswerOut(BaseModel):
     )
 
 
+class DocumentVersionOut(BaseModel):
+    content_hash: str = Field(description="SHA-256 del archivo de esa versión.")
+    indexed_at: str = Field(description="Fecha y hora (ISO 8601, UTC).")
+    indexed_by: str = Field(description="Canal que la indexó: web, telegram o cli.")
+    chunks: int = Field(description="Pasajes de esa versión (0 si se quitó).")
+    action: str = Field(description="added, replaced, removed o reindexed.")
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -120,6 +128,10 @@ class DocumentOut(BaseModel):
     chunks: int = Field(description="Número de pasajes indexados.")
     indexed_at: str = Field(description="Fecha y hora de indexación (ISO 8601, UTC).")
     version: str = Field(description="Versión del documento: hash del contenido y del proceso.")
+    history: list[DocumentVersionOut] = Field(
+        default_factory=list,
+        description="Versiones indexadas, de la más reciente a la más antigua.",
+    )
 
 
 class DocumentsOut(BaseModel):

@@ -4,7 +4,9 @@ It speaks what PTB sends (POST <base_url><token>/<method>, form-encoded paramete
 JSON-encoded), hands out updates through long-polling getUpdates, records every call, and rejects
 what Telegram rejects with Telegram's error JSON: messages over 4096 characters, HTML it cannot
 parse, callback data over 64 bytes. On demand it answers 429 with retry_after, or drops the
-connection, to exercise the bot's retries.
+connection, to exercise the bot's retries. Users can send documents: the bot gets them as Telegram
+does, through getFile and a download from <host>/file/bot<token>/<file_path> (over 20 MB, getFile
+answers "file is too big", as the cloud Bot API does).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 TOKEN = "123456:FAKE-test-token_abcdefghijklmnopqrstuvw"
 BOT_USER = {
@@ -34,8 +36,11 @@ BOT_USER = {
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 MAX_CALLBACK_ANSWER = 200
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile's limit on the cloud Bot API
 # Parameters PTB sends as raw strings; every other value is JSON.
-_STRING_PARAMS = {"text", "parse_mode", "callback_query_id", "action", "url", "secret_token"}
+_STRING_PARAMS = {
+    "text", "parse_mode", "callback_query_id", "action", "url", "secret_token", "file_id",
+}  # fmt: skip
 _TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span",
     "tg-spoiler", "tg-emoji", "blockquote",
@@ -129,6 +134,7 @@ class FakeTelegram:
         self._chats: dict[int, dict[str, Any]] = {}
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -183,6 +189,40 @@ class FakeTelegram:
     def send_text(self, text: str, chat_id: int = 501, **kwargs: Any) -> dict[str, Any]:
         """A user's message, delivered to the bot through getUpdates; returns the Message."""
         msg = self.message(text, chat_id, **kwargs)
+        self.push_update({"message": msg})
+        return msg
+
+    def send_document(
+        self,
+        filename: str | None,
+        data: bytes,
+        caption: str | None = None,
+        chat_id: int = 501,
+        user: dict[str, Any] | None = None,
+        mime_type: str = "application/pdf",
+    ) -> dict[str, Any]:
+        """A user sends a file (with an optional caption) to the bot; returns the Message."""
+        user = user or self.user(chat_id)
+        chat = self._chats.get(chat_id) or self.chat(chat_id)
+        with self._lock:
+            number = len(self._files) + 1
+            file_id = f"BQACAgEAAx{number:04d}"
+            suffix = filename.rsplit(".", 1)[-1] if filename and "." in filename else "bin"
+            self._files[file_id] = (f"documents/file_{number}.{suffix}", data)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:04d}",
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        if filename is not None:
+            document["file_name"] = filename
+        msg = self._new_message(chat, user, None)
+        msg["document"] = document
+        if caption:
+            msg["caption"] = caption
+            if entities := _entities(caption):
+                msg["caption_entities"] = entities
         self.push_update({"message": msg})
         return msg
 
@@ -264,6 +304,8 @@ class FakeTelegram:
         return Handler
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        if request.path.startswith("/file/bot"):
+            return self._download(request)
         match = re.fullmatch(r"/bot([^/]+)/(\w+)", request.path.split("?")[0])
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
         if not match or match.group(1) != self.token:
@@ -303,6 +345,42 @@ class FakeTelegram:
             self._record(Call(method, params, result=result))
         return _reply(request, 200, {"ok": True, "result": result})
 
+    def _download(self, request: BaseHTTPRequestHandler) -> None:
+        """GET /file/bot<token>/<file_path>: the file's bytes, as Telegram's file server does."""
+        prefix = f"/file/bot{self.token}/"
+        path = unquote(request.path.split("?")[0])  # clients escape the token's ":"
+        with self._lock:
+            files = {file_path: data for file_path, data in self._files.values()}
+        data = files.get(path[len(prefix) :]) if path.startswith(prefix) else None
+        self._record(Call("download", {"path": path}, status=200 if data is not None else 404))
+        if data is None:
+            return _reply(
+                request, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+            )
+        request.send_response(200)
+        request.send_header("Content-Type", "application/octet-stream")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+        return None
+
+    def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id") or "")
+        with self._lock:
+            stored = self._files.get(file_id)
+        if stored is None:
+            raise TelegramRejects("Bad Request: invalid file_id")
+        file_path, data = stored
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise TelegramRejects("Bad Request: file is too big")
+        unique = "AgAD" + file_id[-4:]
+        return {
+            "file_id": file_id,
+            "file_unique_id": unique,
+            "file_size": len(data),
+            "file_path": file_path,
+        }
+
     def _record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
@@ -321,6 +399,8 @@ class FakeTelegram:
             return self._send_message(params)
         if method == "editMessageText":
             return self._edit_message(params)
+        if method == "getFile":
+            return self._get_file(params)
         if method == "answerCallbackQuery":
             if len(params.get("text") or "") > MAX_CALLBACK_ANSWER:
                 raise TelegramRejects("Bad Request: MESSAGE_TOO_LONG")
@@ -360,12 +440,13 @@ class FakeTelegram:
         self._messages[key] = msg
         return msg
 
-    def _new_message(self, chat: dict, sender: dict, text: str) -> dict[str, Any]:
+    def _new_message(self, chat: dict, sender: dict, text: str | None) -> dict[str, Any]:
         with self._lock:
             message_id = self._next_message_id
             self._next_message_id += 1
             msg = {"message_id": message_id, "date": int(time.time()), "chat": chat, "from": sender}
-            msg["text"] = text
+            if text is not None:
+                msg["text"] = text
             self._messages[(chat["id"], message_id)] = msg
         return msg
 

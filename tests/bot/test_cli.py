@@ -14,7 +14,7 @@ from prompts import message
 from retrieval.store import ChunkStore
 
 CONTRACT_KEYS = {"question", "answer", "abstained", "sources", "timings_ms"}
-SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score"}
+SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 TIMING_KEYS = {"retrieve", "answer", "total"}
 EXPORTA = Path(sys.executable).with_name("exporta")
 

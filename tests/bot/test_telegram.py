@@ -9,7 +9,6 @@ data > 64 bytes), so a message it accepted is one Telegram would accept.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from telegram.request import HTTPXRequest
 from bot.cli import main
 from bot.telegram import build_application, webhook_router
 from bot.telegram.conversations import Conversations
-from bot.telegram.feedback import Feedback, JsonlFeedback, MemoryFeedback
+from bot.telegram.feedback import Feedback, MemoryFeedback, UsageFeedback
 from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.redaction import SecretRedactor
 from bot.telegram.render import PASSAGE_CHARS, split_html, tg_len, trim_passage
@@ -88,10 +87,16 @@ def telegram_settings(settings, fake: FakeTelegram, **changes):
 
 
 @asynccontextmanager
-async def polling(service, settings, fake: FakeTelegram, **changes):
-    """The bot running as `exporta telegram` runs it: initialize, post_init, start, poll."""
+async def polling(service, settings, fake: FakeTelegram, usage=None, **changes):
+    """The bot running as `exporta telegram` runs it: initialize, post_init, start, poll.
+
+    Votes go to a MemoryFeedback, or with a usage log to its database (questions too).
+    """
     app = build_application(
-        service, telegram_settings(settings, fake, **changes), feedback=MemoryFeedback()
+        service,
+        telegram_settings(settings, fake, **changes),
+        feedback=None if usage else MemoryFeedback(),
+        usage=usage,
     )
     await app.initialize()
     await app.post_init(app)
@@ -226,14 +231,25 @@ async def test_feedback_is_recorded_with_question_and_answer_once_per_person(
     assert entries[0].chat_type == "private" and entries[0].sources
 
 
-def test_jsonl_feedback_appends_one_object_per_vote(tmp_path):
+def test_usage_feedback_stores_one_row_per_vote_in_the_database(tmp_path):
+    from sqlalchemy import select
+
+    from bot.database import connect
+    from bot.usage import UsageLog
+    from bot.usage.tables import votes
+    from retrieval.settings import load_settings
+
+    usage = UsageLog(load_settings(data_dir=tmp_path / "data"))
     answer = Answer(question="¿Qué es la VUCE?", answer="La VUCE… [1]", abstained=False)
-    recorder = JsonlFeedback(tmp_path / "votos" / "feedback.jsonl")
-    recorder.record(Feedback.about(answer, helpful=True, chat_type="private"))
-    recorder.record(Feedback.about(answer, helpful=False))
-    lines = (tmp_path / "votos" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line)["helpful"] for line in lines] == [True, False]
-    assert json.loads(lines[0])["question"] == "¿Qué es la VUCE?"
+    recorder = UsageFeedback(usage)
+    recorder.record(Feedback.about(answer, helpful=True, chat_type="private", voter=601))
+    recorder.record(Feedback.about(answer, helpful=False, voter=602, question_id=None))
+    usage.flush(timeout=30)
+    with connect(usage.settings).connect() as conn:
+        stored = conn.execute(select(votes).order_by(votes.c.id)).all()
+    assert sorted(v.vote for v in stored) == [-1, 1]
+    assert {v.question for v in stored} == {"¿Qué es la VUCE?"}
+    assert len({v.user_hash for v in stored}) == 2 and {v.channel for v in stored} == {"telegram"}
 
 
 class LongAnswerer:

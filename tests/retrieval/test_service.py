@@ -70,7 +70,7 @@ def test_answer_cites_sources_that_exist(service):
 def test_sources_carry_everything_needed_to_cite_them(service):
     answer = service.answer("cuantos productores de oregano deben capacitarse en secado?")
     assert [f.name for f in fields(Source)] == [
-        "n", "doc_id", "title", "page", "section", "chunk_id", "text", "score"
+        "n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"
     ]  # fmt: skip
     assert [s.n for s in answer.sources] == list(range(1, service.settings.top_k + 1))
     scores = [s.score for s in answer.sources]

@@ -1,0 +1,1 @@
+"""Staff administration: validated uploads, one re-index job at a time, versions and audit log."""

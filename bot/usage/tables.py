@@ -1,0 +1,57 @@
+"""The usage log's tables: one row per question asked, one per 👍/👎 vote."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from bot.database import metadata
+
+# Times are naive UTC: SQLite keeps no time zone, so every backend is read the same way.
+questions = Table(
+    "usage_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asked_at", DateTime, nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("user_hash", String(64)),  # HMAC of the user id or client IP, never the id itself
+    Column("question", Text, nullable=False),
+    Column("abstained", Boolean),  # None when no answer was given (see `error`)
+    Column("error", String(64)),  # the error's kind, e.g. "IndexMissing"
+    Column("top_doc_id", String(200)),
+    Column("top_page", Integer),
+    Column("top_section", String(500)),
+    Column("top_chunk_id", String(200)),
+    Column("latency_ms", Float),
+)
+
+votes = Table(
+    "usage_votes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("voted_at", DateTime, nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("user_hash", String(64)),
+    # The judged question; a vote may outlive it by seconds at the retention boundary.
+    Column(
+        "question_id",
+        Integer,
+        ForeignKey("usage_questions.id", ondelete="SET NULL"),
+        index=True,
+    ),
+    Column("vote", SmallInteger, nullable=False),  # +1 or -1
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("sources", JSON, nullable=False),  # [{doc_id, title, page, section, chunk_id}]
+)

@@ -1,0 +1,79 @@
+"""The staff page: static/admin.html with the texts its scripts show, from messages.toml."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from bot.web.pages import STATIC_DIR, TEXTS_PLACEHOLDER, page_texts
+from prompts import message
+
+# Texts of [staff] the page's scripts show (`page_<name>` there, `staff_<name>` in the page),
+# with the placeholders they fill in themselves.
+STAFF_TEXTS: dict[str, tuple[str, ...]] = {
+    "token_rejected": (),
+    "checking": (),
+    "signed_out": (),
+    "no_job": (),
+    "sending": (),
+    "job_started": ("id",),
+    "job_line": ("action", "state", "id"),
+    "preparing": (),
+    "progress": ("done", "total"),
+    "current": ("doc",),
+    "job_done": ("action", "id"),
+    "job_not_done": ("action", "id", "state"),
+    "no_jobs": (),
+    "choose_files": (),
+    "confirm_reindex": (),
+    "confirm_remove": ("title",),
+    "chunks": ("count",),
+    "replace": (),
+    "replace_label": ("title",),
+    "remove": (),
+    "remove_label": ("title",),
+    "new_version": ("title",),
+    "cancel": (),
+    "no_history": (),
+    "history": ("count",),
+    "version": ("action", "when", "who", "chunks", "hash"),
+    "no_audit": (),
+    "loading_report": (),
+    **{f"action_{a}": () for a in ("add", "replace", "remove", "reindex")},
+    **{f"state_{s}": () for s in ("queued", "running", "succeeded", "failed", "interrupted")},
+    "report_all": (),
+    "report_since": ("day",),
+    "report_totals": ("period", "questions", "abstained", "up", "down"),
+    "report_unanswered": (),
+    "report_no_unanswered": (),
+    "report_asked": ("count", "channels"),
+    "report_variants": ("variants",),
+    "report_downvoted": (),
+    "report_no_downvoted": (),
+    "report_votes": ("down", "up", "channels"),
+    "report_answer_given": (),
+    "report_per_day": (),
+    "report_no_questions": (),
+    "report_day": (),
+    "report_total": (),
+}
+# How a document version's action reads in its history (the CLI's words too).
+VERSION_ACTIONS = ("added", "replaced", "removed", "reindexed")
+
+
+def staff_texts() -> dict[str, str]:
+    """The chat page's texts (errors, counts) plus the staff page's own."""
+    texts = page_texts()
+    for name, placeholders in STAFF_TEXTS.items():
+        values = {p: f"{{{p}}}" for p in placeholders}
+        texts[f"staff_{name}"] = message(f"staff.page_{name}", **values)
+    for action in VERSION_ACTIONS:
+        texts[f"staff_version_{action}"] = message(f"admin.action_{action}")
+    return texts
+
+
+@cache
+def render_admin_page() -> str:
+    texts = json.dumps(staff_texts(), ensure_ascii=False).replace("<", "\\u003c")
+    html = (STATIC_DIR / "admin.html").read_text(encoding="utf-8")
+    return html.replace(TEXTS_PLACEHOLDER, texts)
