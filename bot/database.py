@@ -7,10 +7,12 @@ on `metadata` and calls `create_tables(engine, ...)` for them; `connect(settings
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cache
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from retrieval.settings import Settings
 
@@ -47,6 +49,15 @@ def _engine(url: str) -> Engine:
     return engine
 
 
+_creating = threading.Lock()
+
+
 def create_tables(engine: Engine, *tables: Table) -> None:
-    """Create the given tables if they do not exist yet."""
-    metadata.create_all(engine, tables=list(tables))
+    """Create the given tables if they do not exist yet (safe for threads and processes)."""
+    with _creating:
+        try:
+            metadata.create_all(engine, tables=list(tables))
+        except SQLAlchemyError:
+            # Another process created them between the check and the CREATE: the second look
+            # finds them; any other failure raises again.
+            metadata.create_all(engine, tables=list(tables))

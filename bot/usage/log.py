@@ -201,12 +201,7 @@ class UsageLog:
         with self._tables_lock:  # the log's own threads wait here, never the event loop
             if self._tables_ready:
                 return
-            try:
-                create_tables(engine, questions, votes)
-            except SQLAlchemyError:
-                # Another process (a second worker) created them between the check and the
-                # CREATE: the second look finds them; any other failure raises again.
-                create_tables(engine, questions, votes)
+            create_tables(engine, questions, votes)
             self._tables_ready = True
 
     def _write(self, statement: Callable[[Connection], T], what: str) -> T | None:
