@@ -1,7 +1,7 @@
 """Quality, speed and memory figures for Exporta on the full bundled corpus, in one run.
 
-Prints the dev-set quality (hit@k, MRR, answer keys, abstention), ingest times, answer latency and
-memory; asserts nothing.
+Prints ingest times, answer latency and memory, the dev-set quality (hit@k, MRR, answer keys,
+abstention) overall and per category, and an ablation (bench/ablation.py); asserts nothing.
 
 .venv/bin/python bench/run_bench.py                 # no-change re-ingest, query latency, memory
 .venv/bin/python bench/run_bench.py --rebuild       # also time a full rebuild (minutes)
@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="time a full rebuild first")
     parser.add_argument("--gold", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the ablation table")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.disable(logging.WARNING)
@@ -88,6 +89,12 @@ def main() -> None:
 
     print()
     print(evaluate(service, Path(args.gold), k=10).table())
+    if not args.no_ablation:
+        from ablation import ablation_table
+
+        print()
+        print("Ablación (cada mecanismo apagado por separado, mismo índice):")
+        print(ablation_table(service, Path(args.gold)))
 
 
 if __name__ == "__main__":
