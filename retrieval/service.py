@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import zip_longest
 from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
@@ -20,7 +21,7 @@ from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
-from retrieval.query import FRAMING_WORDS, QuestionType, classify, years_in
+from retrieval.query import FRAMING_WORDS, QuestionType, classify, split_question, years_in
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -159,7 +160,7 @@ class AnswerService:
             query = index.retriever.correct(query)
         k = k or self.settings.top_k
         years = years_in(query) if classify(query) is QuestionType.TARGET else []
-        ranked = index.retriever.retrieve(query, max(k, MISSING_DEPTH), years)
+        ranked = self._retrieve(index, query, max(k, MISSING_DEPTH), years)
         glossary = self._glossary_chunks(index, query)
         retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()
@@ -181,6 +182,19 @@ class AnswerService:
                 "total": round((done - started) * 1000, 2),
             },
         )
+
+    def _retrieve(self, index: _Index, query: str, k: int, years: list[str]) -> list[Retrieved]:
+        """The best chunks; for a question in two parts, the best for the whole and for each part
+        in turn, so that both parts find their evidence."""
+        parts = split_question(query)
+        if len(parts) == 1:
+            return index.retriever.retrieve(query, k, years)
+        rankings = [index.retriever.retrieve(q, k, years) for q in [query, *parts]]
+        merged: dict[str, Retrieved] = {}
+        for group in zip_longest(*rankings):  # rankings can be shorter than k on a small index
+            for retrieved in filter(None, group):
+                merged.setdefault(retrieved.chunk.chunk_id, retrieved)
+        return list(merged.values())[:k]
 
     def _with_context(self, question: str, history: Sequence[Turn]) -> str:
         """An elliptical follow-up ("¿y en 2025?") borrows the previous question's topic."""

@@ -5,7 +5,7 @@ from ingest.structure import service_card
 from retrieval.answerer import ExtractiveAnswerer
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
-from retrieval.query import QuestionType, classify
+from retrieval.query import QuestionType, classify, split_question
 from retrieval.quotes import label_values
 
 
@@ -149,3 +149,28 @@ def test_an_indicator_target_names_the_indicator_its_baseline_and_the_year_asked
         "línea de base 2024: 1 131; logro esperado 2040: 3 320. [1]"
     )
     assert "1 926" not in text.split("[1]")[0]  # only the year asked, besides the baseline
+
+
+def test_a_question_in_two_parts_is_split_keeping_its_topic():
+    assert split_question(
+        "rpe: cuantos meses duraba el piloto y cuantas entidades publicas articula?"
+    ) == ["rpe: cuantos meses duraba el piloto", "rpe: cuantas entidades publicas articula?"]
+    # A short second part is about what the first part names.
+    assert split_question("que fue el programa Sepymex y cuantas operaciones garantizo?") == [
+        "que fue el programa Sepymex",
+        "que fue el programa Sepymex cuantas operaciones garantizo?",
+    ]
+    assert split_question("¿Cuándo y dónde se lanzó la Ruta Productiva Exportadora?") == [
+        "¿Cuándo y dónde se lanzó la Ruta Productiva Exportadora?"
+    ]
+    assert split_question("requisitos sanitarios y fitosanitarios para exportar") == [
+        "requisitos sanitarios y fitosanitarios para exportar"
+    ]
+
+
+def test_both_parts_of_a_two_part_question_find_their_evidence(service):
+    answer = service.answer(
+        "¿Cuántas OCEX tiene el Perú y quién provee el servicio de capacitación en calidad?", k=5
+    )
+    texts = " ".join(s.text for s in answer.sources)
+    assert "OCEX" in texts and "S5.2.1" in texts
