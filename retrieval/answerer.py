@@ -16,7 +16,7 @@ from retrieval.contract import Source
 from retrieval.facts import fact_quotes
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, years_in
-from retrieval.quotes import MAX_QUOTE_CHARS, extend_row, label_values, trim_quote
+from retrieval.quotes import LIST_SPARE_CHARS, MAX_QUOTE_CHARS, extend_row, label_values, trim_quote
 from retrieval.text import content_terms, fold_accents, split_sentences
 
 SOURCES_READ = 4
@@ -190,6 +190,8 @@ class ExtractiveAnswerer:
                     if is_field:
                         proxy |= card_terms
                 limit = MAX_QUOTE_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
+                if unit.endswith(":"):
+                    limit += LIST_SPARE_CHARS
                 found.append(
                     Candidate(
                         trim_quote(labelled, query, limit, self.weight),

@@ -12,6 +12,10 @@ from retrieval.text import content_terms
 MAX_QUOTE_CHARS = 280
 CLAUSE_SPARE_CHARS = 100  # a trimmed quote may run this far to finish its clause
 _SHORT_CELL = 120
+LIST_ITEMS = 6
+LIST_INTRO_WORDS = 25
+LIST_SPARE_CHARS = 120  # a list quote may run this much longer than a sentence
+LIST_ITEM_WORDS = 8
 _VALUE = re.compile(r"-|\d[\d .,/]*%?")
 _VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
@@ -24,8 +28,16 @@ def extend_row(units: list[str], i: int, kind: QuestionType) -> str:
     """
     text = units[i]
     if text.endswith(":"):  # "estos medios son:" — the list that follows is the answer
-        items = [_head(item) for item in units[i + 1 : i + 5]]
-        return f"{text} {'; '.join(items)}" if items else text
+        items = [head for unit in _list_units(units[i + 1 :]) for head in _list_items(unit)]
+        if not items:
+            return text
+        intro = text.split()
+        intro_text = " ".join(
+            intro[-LIST_INTRO_WORDS:]
+        )  # what introduces the list, right before it
+        prefix = "… " if len(intro) > LIST_INTRO_WORDS else ""
+        listed = "; ".join(items[:LIST_ITEMS])
+        return f"{prefix}{intro_text} {listed}{'' if listed.endswith('…') else '.'}"
     steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
     budget = MAX_QUOTE_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
     for following in units[i + 1 : i + 1 + steps]:
@@ -39,10 +51,31 @@ def extend_row(units: list[str], i: int, kind: QuestionType) -> str:
     return text
 
 
-def _head(item: str, words: int = 10) -> str:
-    """The first words of a list item, enough to name it."""
-    tokens = item.rstrip(",;.").split()
-    return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
+def _list_units(units: list[str]) -> list[str]:
+    """The units a list is made of: up to the next list's introduction, or to the item that
+    closes with a period a list whose items ended in commas or semicolons."""
+    taken: list[str] = []
+    for unit in units[:LIST_ITEMS]:
+        if unit.endswith(":"):
+            break
+        taken.append(unit)
+        if unit.endswith(".") and taken[0].endswith((",", ";")):
+            break
+    return taken
+
+
+def _list_items(unit: str) -> list[str]:
+    """The items of a list line, each named by its first clause ("Las concesiones, que se
+    otorgan…" -> "Las concesiones"); "…; y La licencia…" holds two items."""
+    items = []
+    for item in re.split(r";\s*(?:y\s+)?", unit.strip().rstrip(",;.")):
+        clause = item.split(",", 1)[0].strip()
+        tokens = (clause if len(clause.split()) >= 2 else item).split()
+        if tokens:
+            items.append(
+                " ".join(tokens[:LIST_ITEM_WORDS]) + (" …" if len(tokens) > LIST_ITEM_WORDS else "")
+            )
+    return items
 
 
 def label_values(text: str, years: list[str], asked: set[str]) -> str:

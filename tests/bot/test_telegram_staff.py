@@ -7,6 +7,7 @@ with the real embedding model.
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 
 import anyio
@@ -17,6 +18,7 @@ from test_telegram import plain, polling
 
 STAFF, STRANGER = 501, 777
 MACA_QUESTION = "¿a qué países se exporta la maca gelatinizada de Junín?"
+ALL_DONE = re.compile(r"\b(\d+) de \1 fragmentos")
 
 
 @pytest.fixture
@@ -57,6 +59,10 @@ async def staff_bot(admin, fake, with_jobs: bool = True, **changes):
         yield app
 
 
+def edits(fake: FakeTelegram) -> list:
+    return fake.calls_to("editMessageText")
+
+
 async def anyio_to_thread(function, *args):
     return await anyio.to_thread.run_sync(function, *args)
 
@@ -71,7 +77,8 @@ async def test_staff_sends_a_pdf_with_indexar_and_hears_progress_and_result(admi
         sent = fake.send_document("estudio-maca-junin.pdf", pdf, caption="/indexar Maca de Junín")
         [started] = await fake.wait_sent(1, STAFF)
         assert await anyio_to_thread(reached.wait, 30)
-        await fake.wait_for(lambda: fake.calls_to("editMessageText"))
+        # Held after its chunks are stored: the progress message comes to show them all.
+        await fake.wait_for(lambda: any(ALL_DONE.search(plain(c)) for c in edits(fake)))
         release.set()
         result = (await fake.wait_sent(2, STAFF))[1]
 
@@ -82,7 +89,7 @@ async def test_staff_sends_a_pdf_with_indexar_and_hears_progress_and_result(admi
     assert job.state == "succeeded" and job.requested_by == f"telegram:{STAFF}"
     assert "estudio-maca-junin.pdf" in plain(started) and job.id in plain(started)
     assert started.params["reply_parameters"]["message_id"] == sent["message_id"]
-    progress = plain(fake.calls_to("editMessageText")[-1])
+    progress = plain(edits(fake)[-1])
     assert f"{job.done} de {job.total} fragmentos" in progress and "estudio-maca-junin" in progress
     assert "✅" in plain(result) and job.id in plain(result) and "1 añadidos" in plain(result)
     assert [c.params["file_id"] for c in fake.calls_to("getFile")] == [sent["document"]["file_id"]]

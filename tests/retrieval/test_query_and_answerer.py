@@ -6,7 +6,7 @@ from retrieval.answerer import ExtractiveAnswerer
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, split_question
-from retrieval.quotes import label_values
+from retrieval.quotes import extend_row, label_values
 
 
 def test_question_types_from_informal_questions():
@@ -174,3 +174,18 @@ def test_both_parts_of_a_two_part_question_find_their_evidence(service):
     )
     texts = " ".join(s.text for s in answer.sources)
     assert "OCEX" in texts and "S5.2.1" in texts
+
+
+def test_a_list_after_a_colon_is_quoted_item_by_item_up_to_its_end():
+    units = [
+        "Existen 4 medios que otorga el Ministerio de la Producción, estos medios son:",
+        "Las concesiones, que se otorgan para la administración de la infraestructura estatal,",
+        "Las autorizaciones, son necesarias para el desarrollo de la acuicultura,",
+        "El permiso de pesca para las embarcaciones; y La licencia exigida para las plantas.",
+        "Las instituciones públicas que intervienen en el sector son:",
+    ]
+    assert extend_row(units, 0, QuestionType.GENERAL) == (
+        "Existen 4 medios que otorga el Ministerio de la Producción, estos medios son: "
+        "Las concesiones; Las autorizaciones; El permiso de pesca para las embarcaciones; "
+        "La licencia exigida para las plantas."
+    )
