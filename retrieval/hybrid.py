@@ -71,6 +71,9 @@ class HybridRetriever:
     def knows(self, term: str) -> bool:
         return self._lexical.knows(term)
 
+    def resembles_known(self, term: str) -> bool:
+        return self._lexical.resembles_known(term)
+
     def rarity(self, term: str) -> float:
         return self._lexical.rarity(term)
 

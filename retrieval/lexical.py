@@ -18,6 +18,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD_RUN = re.compile(r"\w+")
 SPELLING_CUTOFF = 0.85  # similarity a misspelt query term needs to a corpus term to be replaced
+TYPO_CUTOFF = 0.75  # an unknown term this close to a known one may be a typo, not a new subject
 
 
 class LexicalIndex:
@@ -41,6 +42,8 @@ class LexicalIndex:
         self._words = {w for chunk in chunks for w in words(chunk.indexed_text)}
         self._long_words = sorted(w for w in self._words if len(w) >= 5 and not w.isdigit())
         self._spelling: dict[str, str] = {}
+        self._sorted_vocabulary = sorted(self._vocabulary)
+        self._resembles: dict[str, bool] = {}
 
     def weight(self, term: str) -> float:
         """How telling a term is (BM25's IDF); unknown terms weigh as the rarest known one."""
@@ -52,6 +55,14 @@ class LexicalIndex:
 
     def knows(self, term: str) -> bool:
         return term in self._vocabulary
+
+    def resembles_known(self, term: str) -> bool:
+        """Whether an unknown term looks like a misspelling of a known one ("capasit")."""
+        if term not in self._resembles:
+            self._resembles[term] = bool(
+                difflib.get_close_matches(term, self._sorted_vocabulary, n=1, cutoff=TYPO_CUTOFF)
+            )
+        return self._resembles[term]
 
     def correct(self, text: str) -> str:
         """The question with misspelt words replaced by corpus words ("certificasion"); the

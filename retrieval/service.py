@@ -36,6 +36,10 @@ MIN_TERM_COVERAGE = 0.30
 # ("presupuesto" of a CITE the documents name, but never budget): abstain. Tuned on the dev set.
 MIN_MISSING_RARITY = 0.45  # of the rarest term's weight ("presupuesto" 0.60 on the bundled corpus)
 MISSING_DEPTH = 5
+# A word no document uses counts too when it is long enough to be a real word of the question
+# ("teléfono"); short ones are mostly informal ("se cae la VUCE").
+UNKNOWN_MIN_LEN = 6
+_MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
 
@@ -158,15 +162,17 @@ class AnswerService:
         query = self._with_context(question, history or [])
         if self.settings.spelling_correction:
             query = index.retriever.correct(query)
+        # Pasted HTML: its tag names say nothing about the topic (the answerer still sees them).
+        topic = _MARKUP.sub(" ", query)
         k = k or self.settings.top_k
-        years = years_in(query) if classify(query) is QuestionType.TARGET else []
-        ranked = self._retrieve(index, query, max(k, MISSING_DEPTH), years)
-        glossary = self._glossary_chunks(index, query)
+        years = years_in(topic) if classify(topic) is QuestionType.TARGET else []
+        ranked = self._retrieve(index, topic, max(k, MISSING_DEPTH), years)
+        glossary = self._glossary_chunks(index, topic)
         retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()
         sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
         # An acronym the documents' glossaries expand is always answerable.
-        abstained = not glossary and self._should_abstain(index, query, ranked)
+        abstained = not glossary and self._should_abstain(index, topic, ranked)
         text = "" if abstained else index.answerer.compose(query, sources)
         if not text:
             abstained, text = True, message("answer.abstain")
@@ -251,7 +257,8 @@ class AnswerService:
     def missing_terms(
         self, query: str, retrieved: list[Retrieved], index: _Index | None = None
     ) -> list[str]:
-        """Rare content words of the question (not framing words) that no top passage holds."""
+        """Rare content words of the question (not framing words) that no top passage holds, and
+        longer words that no document uses at all."""
         index = index or self._index
         retriever = index.retriever
         held = frozenset().union(
@@ -261,7 +268,10 @@ class AnswerService:
         return sorted(
             term
             for term in set(content_terms(query))
-            if retriever.knows(term)  # informal words ("se cae la VUCE") are no evidence
+            if (
+                retriever.knows(term)
+                or (len(term) >= UNKNOWN_MIN_LEN and not retriever.resembles_known(term))
+            )
             and term not in held
             and term not in framing
             and not term.isdigit()

@@ -26,7 +26,8 @@ audit_log = Table(
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """Now in UTC, to the microsecond: fixed width, so text order is time order (jobs, audit)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class AuditLog:

@@ -216,3 +216,16 @@ def test_framing_words_need_not_appear_in_the_answer(budget_service):
     answer = budget_service.answer(question)
     assert not answer.abstained
     assert "CITE Pesquero" in answer.answer
+
+
+def test_a_word_no_document_uses_makes_it_abstain_unless_it_is_short(budget_service):
+    answer = budget_service.answer("¿Cuál es el teléfono del CITE Pesquero de Ilo?")
+    assert answer.abstained
+    top = budget_service.retriever.retrieve("¿Cuál es el teléfono del CITE Pesquero de Ilo?", 5)
+    assert budget_service.missing_terms("¿Cuál es el teléfono del CITE Pesquero de Ilo?", top) == [
+        "telefon"
+    ]
+    # "se cae" is informal, not a subject the documents lack.
+    assert not budget_service.answer(
+        "si se cae el CITE Pesquero de Ilo, quien capacita a los pescadores?"
+    ).abstained
