@@ -49,7 +49,9 @@ def variants(service) -> dict[str, Callable[[], contextlib.AbstractContextManage
         "sistema completo": contextlib.nullcontext,
         "− rerank por oración": lambda: patched(hybrid, "RERANK_WEIGHT", 0.0),
         "− tablas del año pedido": lambda: patched(hybrid, "YEAR_TABLE_WEIGHT", 0.0),
-        "− pregunta en dos partes": lambda: patched(service_module, "split_question", lambda q: [q]),
+        "− pregunta en dos partes": lambda: patched(
+            service_module, "split_question", lambda q: [q]
+        ),
         "− solo BM25 (sin denso)": lambda: patched(retriever, "_weights", [0.0, 1.0]),
         "− solo denso (sin BM25)": lambda: patched(retriever, "_weights", [1.0, 0.0]),
         "− corrección ortográfica": lambda: patched(service.settings, "spelling_correction", False),
