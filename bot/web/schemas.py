@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.contract import Turn
@@ -67,6 +69,11 @@ class SourceOut(BaseModel):
     chunk_id: str = Field(description="Identificador del pasaje citado.")
     text: str = Field(description="Texto del pasaje.")
     score: float = Field(description="Puntaje de recuperación (mayor es mejor).")
+    facts: dict[str, Any] | None = Field(
+        None,
+        description="Estructura leída al indexar: ficha de servicio (`servicio`), objetivos "
+        "prioritarios (`objetivos`) o valores de una ficha de indicador (`indicador`).",
+    )
 
 
 class AnswerOut(BaseModel):

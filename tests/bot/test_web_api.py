@@ -25,7 +25,7 @@ from retrieval.store import ChunkStore
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
 CONTRACT_KEYS = {"question", "answer", "abstained", "sources", "timings_ms"}
-SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score"}
+SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 CITATION = re.compile(r"\[\d+\]")
 
 
