@@ -57,6 +57,8 @@ STAFF_TEXTS: dict[str, tuple[str, ...]] = {
     "report_day": (),
     "report_total": (),
 }
+# How an audit entry's result reads on the page (jobs' own states read as `state_*`).
+AUDIT_RESULTS = ("started", "busy", "rejected", "unauthorized", "viewed", "interrupted")
 # How a document version's action reads in its history (the CLI's words too).
 VERSION_ACTIONS = ("added", "replaced", "removed", "reindexed")
 
@@ -69,6 +71,8 @@ def staff_texts() -> dict[str, str]:
         texts[f"staff_{name}"] = message(f"staff.page_{name}", **values)
     for action in VERSION_ACTIONS:
         texts[f"staff_version_{action}"] = message(f"admin.action_{action}")
+    for result in AUDIT_RESULTS:
+        texts[f"staff_result_{result}"] = message(f"staff.page_result_{result}")
     return texts
 
 

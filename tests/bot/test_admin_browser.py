@@ -89,7 +89,7 @@ def test_sign_in_upload_follow_progress_and_see_the_document(page, admin_server,
     assert "añadido" in item.locator(".historial li").first.inner_text()
     added = page.locator("#lista-trabajos .trabajo", has_text="Añadir · estudio-maca-junin")
     assert "terminado" in added.inner_text()
-    assert page.locator("#auditoria tbody tr", has_text="succeeded").count() >= 1
+    assert page.locator("#auditoria tbody tr", has_text="terminado").count() >= 1
     assert page.locator("main img").count() == 0
     screenshot(page, "admin-done.png")
 

@@ -318,7 +318,7 @@ async function loadAudit() {
   try {
     const data = await call("GET", "/api/admin/audit?limit=50");
     auditBody.replaceChildren(...data.entries.map((entry) => el("tr", { className: `resultado-${entry.result}` }, [
-      when(entry.at), entry.actor, entry.action, entry.target, entry.result, entry.detail,
+      when(entry.at), entry.actor, label("action", entry.action), entry.target, label("result", entry.result), entry.detail,
     ].map((cell) => el("td", { text: cell ?? "" })))));
     if (!data.entries.length) auditBody.replaceChildren(el("tr", {}, [el("td", { text: t("staff_no_audit"), attrs: { colspan: 6 } })]));
   } catch (error) {
@@ -346,3 +346,10 @@ reportForm.addEventListener("submit", (event) => {
 
 if (token) signIn(token);
 else $("token").focus();
+
+/** An audit word in Spanish when the page knows it ("add" -> "Añadir"), else as recorded. */
+function label(kind, word) {
+  const keys = kind === "action" ? [`staff_action_${word}`] : [`staff_result_${word}`, `staff_state_${word}`];
+  const key = keys.find((k) => t(k) !== k);
+  return key ? t(key) : word;
+}
