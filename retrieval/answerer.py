@@ -29,12 +29,17 @@ FACT_BONUS = 0.25  # a quote composed from a card's or table's structure
 # peak at 0.24-0.26, answerable ones start at 0.32).
 MIN_QUOTE_COVERAGE = 0.3
 CARD_MIN_COVERAGE = 0.5
-_FIGURE = re.compile(r"(?<![^\W\d])\d[\d.,]*")  # not a footnote mark glued to a word
+# A figure: not a footnote mark glued to a word, not a code's number ("AEI 3", "OP 2"), not the
+# numbering of a list item ("1. Hub de conocimiento").
+_FIGURE = re.compile(
+    r"(?<![^\W\d])(?<![A-Z]{2} )\d+(?:[.,]\d+)*(?!\.\s+[A-ZÁÉÍÓÚÑ])(?![\d.,]*[A-Za-z])"
+)
 _SHARE = re.compile(r"porcentaje|%|proporcion|participacion|tasa")
 _FIGURE_CAPTION = re.compile(r"^\W*(Ilustración|Gráfico|Figura|Fuente|Elaboración)\b")
 _DEFINING = re.compile(r"\b(consiste|se define|se refiere|significa|comprende|es (un|una|el|la))\b")
 _COLUMN_HEADER = re.compile(r"^[^a-záéíóúñ]{12,}$")  # "ACCIÓN ESPECÍFICA INDICADOR META"
 _TOC_LEADER = re.compile(r"\.{5,}|…{2,}")
+_FOOTNOTE = re.compile(r"^\[\d{1,2}\]\s")  # "[1] Relacionados al turismo receptivo…" under a table
 # The row of a service or indicator card that answers each kind of question.
 _FIELD_FOR_TYPE = {
     QuestionType.RESPONSIBLE: re.compile(r"^(Proveedor del servicio|Responsable)"),
@@ -170,9 +175,10 @@ class ExtractiveAnswerer:
                     _TOC_LEADER.search(unit)
                     or _COLUMN_HEADER.match(unit)
                     or (_FIGURE_CAPTION.match(unit) and len(unit) < 160)
+                    or _FOOTNOTE.match(unit)
                     or (len(unit.split()) < 4 and not _NUMBER.search(unit))
                 ):
-                    continue  # contents lines, figure captions and stray labels answer nothing
+                    continue  # contents lines, captions, footnotes and stray labels answer nothing
                 matched = query & set(content_terms(unit))
                 field = _FIELD_FOR_TYPE.get(kind) if is_card else None
                 is_field = bool(field and field.match(unit))
