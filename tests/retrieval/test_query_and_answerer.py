@@ -189,3 +189,17 @@ def test_a_list_after_a_colon_is_quoted_item_by_item_up_to_its_end():
         "Las concesiones; Las autorizaciones; El permiso de pesca para las embarcaciones; "
         "La licencia exigida para las plantas."
     )
+
+
+def test_codes_list_numbers_and_footnotes_are_no_answer_to_how_much():
+    sources = [
+        source(1, "Arequipa, destino turístico de impacto • AEI 3. Arequipa, región agro-tech\n"
+                  "[1] Relacionados al turismo receptivo e incluye transporte de pasajeros.\n"
+                  "Los servicios de turismo receptivo alcanzan el 68% del total exportado."),
+    ]  # fmt: skip
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    text = answerer.compose("cuanto pesa el turismo receptivo en la exportacion", sources)
+    assert text.startswith(
+        "Los servicios de turismo receptivo alcanzan el 68% del total exportado. [1]"
+    )
+    assert "[1] Relacionados" not in text
