@@ -10,6 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from bot.compose import give_staff_jobs, job_runner, open_usage_log, web_app
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError
@@ -52,17 +53,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"ERROR {path}: {reason}", file=sys.stderr)
     print(report.summary())
     return EXIT_FAILED_DOCUMENTS if report.failed else 0
-
-
-def job_runner(settings: Settings, on_commit=None):
-    """The staff job runner; jobs a dead process left are finished or rolled back first."""
-    from bot.admin.jobs import JobRunner
-    from retrieval.embeddings import build_embedder
-
-    runner = JobRunner(settings, lambda: build_embedder(settings), on_commit=on_commit)
-    for job in runner.recover():
-        print(f"Aviso: {job.summary} ({job.id})", file=sys.stderr, flush=True)
-    return runner
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -195,77 +185,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}/"
     print(f"Exporta en {url} (API en {url}docs). Ctrl+C para detener.", flush=True)
     if settings.workers > 1:
-        uvicorn.run("bot.cli:web_app", factory=True, host=settings.host, port=settings.port,
+        uvicorn.run("bot.compose:web_app", factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_level=log_level)  # fmt: skip
     else:
         uvicorn.run(web_app(settings), host=settings.host, port=settings.port, log_level=log_level)
     return 0
-
-
-def web_app(settings: Settings | None = None):
-    """The web app over the configured index (also uvicorn's factory for `--workers N`)."""
-    from bot.web import create_app
-    from retrieval.errors import IndexMissing
-    from retrieval.service import AnswerService
-
-    settings = settings or load_settings()
-    try:
-        service = AnswerService.from_settings(settings)
-    except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
-        print(f"Aviso: {exc}", file=sys.stderr, flush=True)
-        service = None
-    app = create_app(service, settings)
-    app.state.usage = open_usage_log(settings)
-    jobs = None
-    if settings.admin_token.get_secret_value() or settings.telegram_staff_ids:
-        jobs = job_runner(settings, on_commit=lambda: _refresh_web_service(app, settings))
-    if settings.admin_token.get_secret_value():
-        app.state.jobs, app.state.audit = jobs, jobs.audit
-    if service is not None:
-        attach_telegram(app, service, settings, jobs=jobs)
-    return app
-
-
-def _refresh_web_service(app, settings: Settings) -> None:
-    """After a staff job commits: reload the service, or open it if the index was empty."""
-    from retrieval.service import AnswerService
-
-    if app.state.service is None:
-        app.state.service = AnswerService.from_settings(settings)
-    else:
-        app.state.service.refresh()
-
-
-def attach_telegram(app, service, settings: Settings, jobs=None) -> None:
-    """With a bot token configured, the web app also runs the Telegram bot.
-
-    Webhook mode when a webhook secret is set (Telegram POSTs to the app), long polling otherwise
-    (only with one worker: two pollers would steal each other's updates).
-    """
-    token = settings.telegram_token.get_secret_value()
-    if not token:
-        return
-    from bot.telegram import build_application, webhook_router
-    from bot.telegram.polling import polling_router
-    from bot.telegram.redaction import redact_secrets_in_logs
-
-    secret = settings.telegram_webhook_secret.get_secret_value()
-    redact_secrets_in_logs(token, secret)
-    application = build_application(service, settings, usage=getattr(app.state, "usage", None))
-    give_staff_jobs(application, settings, jobs)
-    if secret:
-        app.include_router(webhook_router(application, settings))
-    elif settings.workers == 1:
-        app.include_router(polling_router(application))
-    else:
-        print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
-
-
-def give_staff_jobs(application, settings: Settings, jobs) -> None:
-    """The staff's Telegram commands get the job runner and audit log (staff ids configured)."""
-    if jobs is not None and settings.telegram_staff_ids:
-        application.bot_data["jobs"] = jobs
-        application.bot_data["audit"] = jobs.audit
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
@@ -296,15 +220,6 @@ def cmd_telegram(args: argparse.Namespace) -> int:
         url = settings.telegram_base_url or "https://api.telegram.org"
         raise ConfigurationError("telegram.unreachable", url=url, reason=exc) from exc
     return 0
-
-
-def open_usage_log(settings: Settings):
-    """The usage log of serve and telegram, old rows purged now (then hourly, as questions come)."""
-    from bot.usage import UsageLog
-
-    usage = UsageLog(settings)
-    usage.purge_if_due()
-    return usage
 
 
 def cmd_report(args: argparse.Namespace) -> int:

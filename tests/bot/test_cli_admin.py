@@ -8,7 +8,8 @@ from bot.admin.audit import AuditLog
 from bot.admin.joblog import Job, JobLog
 from bot.admin.jobs import JobRunner
 from bot.admin.lock import JobLock
-from bot.cli import give_staff_jobs, main, web_app
+from bot.cli import main
+from bot.compose import give_staff_jobs, web_app
 from prompts import message
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore

@@ -9,7 +9,7 @@ from fake_telegram import FakeTelegram
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from bot.cli import attach_telegram
+from bot.compose import attach_telegram
 from bot.web import create_app
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from test_telegram import polling
 from test_usage import ask
 
-from bot.cli import web_app
+from bot.compose import web_app
 from bot.database import connect
 from bot.usage import UsageLog
 from bot.usage.tables import questions, votes

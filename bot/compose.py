@@ -1,0 +1,95 @@
+"""The composition root of the long-running channels: settings -> store -> service -> web app,
+Telegram bot, staff job runner and usage log. The CLI (`bot/cli.py`) calls these."""
+
+from __future__ import annotations
+
+import sys
+
+from prompts import message
+from retrieval.settings import Settings, load_settings
+
+
+def job_runner(settings: Settings, on_commit=None):
+    """The staff job runner; jobs a dead process left are finished or rolled back first."""
+    from bot.admin.jobs import JobRunner
+    from retrieval.embeddings import build_embedder
+
+    runner = JobRunner(settings, lambda: build_embedder(settings), on_commit=on_commit)
+    for job in runner.recover():
+        print(f"Aviso: {job.summary} ({job.id})", file=sys.stderr, flush=True)
+    return runner
+
+
+def web_app(settings: Settings | None = None):
+    """The web app over the configured index (also uvicorn's factory for `--workers N`)."""
+    from bot.web import create_app
+    from retrieval.errors import IndexMissing
+    from retrieval.service import AnswerService
+
+    settings = settings or load_settings()
+    try:
+        service = AnswerService.from_settings(settings)
+    except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
+        print(f"Aviso: {exc}", file=sys.stderr, flush=True)
+        service = None
+    app = create_app(service, settings)
+    app.state.usage = open_usage_log(settings)
+    jobs = None
+    if settings.admin_token.get_secret_value() or settings.telegram_staff_ids:
+        jobs = job_runner(settings, on_commit=lambda: _refresh_web_service(app, settings))
+    if settings.admin_token.get_secret_value():
+        app.state.jobs, app.state.audit = jobs, jobs.audit
+    if service is not None:
+        attach_telegram(app, service, settings, jobs=jobs)
+    return app
+
+
+def _refresh_web_service(app, settings: Settings) -> None:
+    """After a staff job commits: reload the service, or open it if the index was empty."""
+    from retrieval.service import AnswerService
+
+    if app.state.service is None:
+        app.state.service = AnswerService.from_settings(settings)
+    else:
+        app.state.service.refresh()
+
+
+def attach_telegram(app, service, settings: Settings, jobs=None) -> None:
+    """With a bot token configured, the web app also runs the Telegram bot.
+
+    Webhook mode when a webhook secret is set (Telegram POSTs to the app), long polling otherwise
+    (only with one worker: two pollers would steal each other's updates).
+    """
+    token = settings.telegram_token.get_secret_value()
+    if not token:
+        return
+    from bot.telegram import build_application, webhook_router
+    from bot.telegram.polling import polling_router
+    from bot.telegram.redaction import redact_secrets_in_logs
+
+    secret = settings.telegram_webhook_secret.get_secret_value()
+    redact_secrets_in_logs(token, secret)
+    application = build_application(service, settings, usage=getattr(app.state, "usage", None))
+    give_staff_jobs(application, settings, jobs)
+    if secret:
+        app.include_router(webhook_router(application, settings))
+    elif settings.workers == 1:
+        app.include_router(polling_router(application))
+    else:
+        print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
+
+
+def give_staff_jobs(application, settings: Settings, jobs) -> None:
+    """The staff's Telegram commands get the job runner and audit log (staff ids configured)."""
+    if jobs is not None and settings.telegram_staff_ids:
+        application.bot_data["jobs"] = jobs
+        application.bot_data["audit"] = jobs.audit
+
+
+def open_usage_log(settings: Settings):
+    """The usage log of serve and telegram, old rows purged now (then hourly, as questions come)."""
+    from bot.usage import UsageLog
+
+    usage = UsageLog(settings)
+    usage.purge_if_due()
+    return usage
