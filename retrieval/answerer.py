@@ -35,7 +35,7 @@ _FIGURE = re.compile(
     r"(?<![^\W\d])(?<![A-Z]{2} )\d+(?:[.,]\d+)*(?!\.\s+[A-ZÁÉÍÓÚÑ])(?![\d.,]*[A-Za-z])"
 )
 _SHARE = re.compile(r"porcentaje|%|proporcion|participacion|tasa")
-_FIGURE_CAPTION = re.compile(r"^\W*(Ilustración|Gráfico|Figura|Fuente|Elaboración)\b")
+_FIGURE_CAPTION = re.compile(r"^\W*(Ilustración|Gráfico|Figura|Tabla|Cuadro|Fuente|Elaboración)\b")
 _DEFINING = re.compile(r"\b(consiste|se define|se refiere|significa|comprende|es (un|una|el|la))\b")
 _COLUMN_HEADER = re.compile(r"^[^a-záéíóúñ]{12,}$")  # "ACCIÓN ESPECÍFICA INDICADOR META"
 _TOC_LEADER = re.compile(r"\.{5,}|…{2,}")

@@ -31,7 +31,8 @@ def fact_quotes(
             quotes.append(_service_provider(service))
         rows = sorted(facts.get("objetivos", []), key=lambda r: -about(_row_text(r)))
         quotes += [
-            f"{r['code']} ({r['objective']}): responsable {r['responsible']}." for r in rows[:1]
+            f"{r['code']} ({r['objective'].rstrip('.')}): responsable {r['responsible'].rstrip('.')}."
+            for r in rows[:1]
         ]
     elif kind is QuestionType.TARGET:
         if indicator := facts.get("indicador"):
@@ -42,7 +43,14 @@ def fact_quotes(
             quotes.append(_values(indicator["name"], values[0], asked_years))
         for row in facts.get("objetivos", []):
             quotes += _objective_values(row, asked_years, about)
+    elif rows := facts.get("objetivos"):  # "¿cuáles son los objetivos prioritarios?"
+        quotes.append("; ".join(f"{r['code']}: {_head(r['objective'])}" for r in rows) + ".")
     return [q for q in quotes if q]
+
+
+def _head(text: str, words: int = 12) -> str:
+    tokens = text.rstrip(".").split()
+    return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
 
 
 def _service_provider(service: dict) -> str:

@@ -97,3 +97,15 @@ def split_question(question: str) -> list[str]:
     elif topic and not second.startswith(topic.group(0)):
         second = f"{topic.group(1)}: {second}"
     return [first, second]
+
+
+_OBJECTIVE_WORDS = re.compile(r"\bobjetivo\s+prioritario\s+(?:n[°º.]?\s*)?(\d)\b", re.IGNORECASE)
+_OBJECTIVE_CODE = re.compile(r"\bOP\s?(\d)\b")
+
+
+def with_codes(question: str) -> str:
+    """The question plus the other way the documents name an objective: "objetivo prioritario 4"
+    is "OP4" in the tables, and "OP4" is "OBJETIVO PRIORITARIO 4" in the indicator cards."""
+    extra = [f"OP{n}" for n in _OBJECTIVE_WORDS.findall(fold_accents(question))]
+    extra += [f"objetivo prioritario {n}" for n in _OBJECTIVE_CODE.findall(question)]
+    return " ".join([question, *extra])

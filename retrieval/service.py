@@ -21,7 +21,14 @@ from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
-from retrieval.query import FRAMING_WORDS, QuestionType, classify, split_question, years_in
+from retrieval.query import (
+    FRAMING_WORDS,
+    QuestionType,
+    classify,
+    split_question,
+    with_codes,
+    years_in,
+)
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -163,7 +170,7 @@ class AnswerService:
         if self.settings.spelling_correction:
             query = index.retriever.correct(query)
         # Pasted HTML: its tag names say nothing about the topic (the answerer still sees them).
-        topic = _MARKUP.sub(" ", query)
+        topic = with_codes(_MARKUP.sub(" ", query))
         k = k or self.settings.top_k
         years = years_in(topic) if classify(topic) is QuestionType.TARGET else []
         ranked = self._retrieve(index, topic, max(k, MISSING_DEPTH), years)

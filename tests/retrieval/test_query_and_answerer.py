@@ -5,7 +5,7 @@ from ingest.structure import service_card
 from retrieval.answerer import ExtractiveAnswerer
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
-from retrieval.query import QuestionType, classify, split_question
+from retrieval.query import QuestionType, classify, split_question, with_codes
 from retrieval.quotes import extend_row, label_values
 
 
@@ -203,3 +203,13 @@ def test_codes_list_numbers_and_footnotes_are_no_answer_to_how_much():
         "Los servicios de turismo receptivo alcanzan el 68% del total exportado. [1]"
     )
     assert "[1] Relacionados" not in text
+
+
+def test_an_objective_is_named_both_ways_the_documents_name_it():
+    assert with_codes("que busca el objetivo prioritario 4?") == (
+        "que busca el objetivo prioritario 4? OP4"
+    )
+    assert with_codes("quien es responsable del OP2") == (
+        "quien es responsable del OP2 objetivo prioritario 2"
+    )
+    assert with_codes("que es la VUCE") == "que es la VUCE"
