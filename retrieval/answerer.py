@@ -24,6 +24,7 @@ RANK_PRIOR = 0.15
 _NUMBER = re.compile(r"\d")
 _ENTITY = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b|Responsable|Dirección|Ministerio|Gerencia|Cámara")
 FIELD_BONUS = 0.2
+MIN_FAMILY_STEM = 4
 FACT_BONUS = 0.25  # a quote composed from a card's or table's structure
 # A quote must hold at least this share of the question's IDF mass (dev set: off-corpus questions
 # peak at 0.24-0.26, answerable ones start at 0.32).
@@ -105,10 +106,12 @@ class ExtractiveAnswerer:
         if not parts and best_quote < MIN_QUOTE_COVERAGE:
             return ""  # no sentence says enough of what was asked: the service abstains
         while pool and len(parts) < max_parts:
+            if len(parts) >= 2:  # past two quotes, only what answers something new
+                pool = [c for c in pool if c.terms - quoted or c.proxy - answered]
+                if not pool:
+                    break
             best = max(pool, key=lambda c: c.gain(self.weight, total, quoted, answered))
             pool.remove(best)
-            if len(parts) >= 2 and not (best.terms - quoted or best.proxy - answered):
-                break  # what is left would only pad the answer
             piece = f"{best.text} [{best.n}]"
             if _repeats(best.text, parts):
                 continue
@@ -179,7 +182,9 @@ class ExtractiveAnswerer:
                     or (len(unit.split()) < 4 and not _NUMBER.search(unit))
                 ):
                     continue  # contents lines, captions, footnotes and stray labels answer nothing
-                matched = query & set(content_terms(unit))
+                unit_terms = set(content_terms(unit))
+                # A relative of a question word counts for it ("crecieron" / "crecimiento").
+                matched = (query & unit_terms) | _relatives(query - unit_terms, unit_terms)
                 field = _FIELD_FOR_TYPE.get(kind) if is_card else None
                 is_field = bool(field and field.match(unit))
                 text = extend_row(units, i, kind)
@@ -208,6 +213,17 @@ class ExtractiveAnswerer:
                     )
                 )
         return sorted(found, key=lambda c: c.gain(self.weight, total, set(), set()), reverse=True)
+
+
+def _relatives(terms: set[str], unit_terms: set[str]) -> set[str]:
+    """The terms that one of the unit's terms extends ("crec" -> "crecimient")."""
+    return {
+        t
+        for t in terms
+        if len(t) >= MIN_FAMILY_STEM
+        and not t.isdigit()
+        and any(u.startswith(t) for u in unit_terms)
+    }
 
 
 def _repeats(text: str, parts: list[str]) -> bool:

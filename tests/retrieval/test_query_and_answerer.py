@@ -213,3 +213,21 @@ def test_an_objective_is_named_both_ways_the_documents_name_it():
         "quien es responsable del OP2 objetivo prioritario 2"
     )
     assert with_codes("que es la VUCE") == "que es la VUCE"
+
+
+def test_a_second_part_asked_with_a_relative_word_still_gets_its_quote():
+    tail = ", según la encuesta estructural de la pesquería artesanal realizada en las regiones del sur."
+    sources = [
+        source(1, "\n".join([
+            f"La población de pescadores artesanales de la Región Moquegua se estima en 1,700{tail}",
+            f"La flota de los pescadores artesanales de Moquegua se estima en 347 embarcaciones{tail}",
+            f"En la Región Moquegua los pescadores artesanales se agrupan en 12 gremios{tail}",
+            f"El crecimiento poblacional de pescadores artesanales de Moquegua fue del 244%{tail}",
+        ])),
+        source(2, "La cadena de los moluscos de la Región Moquegua incluye a los actores directos."),
+    ]  # fmt: skip
+    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    text = answerer.compose(
+        "cuantos pescadores artesanales hay en la region Moquegua y cuanto crecieron?", sources
+    )
+    assert "1,700" in text and "244%" in text  # "crecieron" is answered by "crecimiento"
