@@ -4,7 +4,7 @@
     .venv/bin/python bench/load_web.py --clients 5 --duration 10 --endpoint stream
     .venv/bin/python bench/load_web.py --questions ../shared/eval/dev.jsonl
 
-The server runs in its own process (`uvicorn bot.cli:web_app --factory`) over the index in
+The server runs in its own process (`uvicorn bot.compose:web_app --factory`) over the index in
 EXPORTA_DATA_DIR (default ./data), with the per-client rate limit off, since every simulated client
 comes from 127.0.0.1. Traffic goes to loopback only; the run stops after --duration seconds or
 --max-requests requests, whichever comes first. Prints figures; asserts nothing.
@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,9 +60,16 @@ def free_port() -> int:
 
 
 def start_server(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "EXPORTA_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1"}
+    # The load's questions are recorded as real ones would be, but in a throwaway usage database.
+    usage_db = Path(tempfile.mkdtemp(prefix="exporta-load-")) / "usage.db"
+    env = {
+        **os.environ,
+        "EXPORTA_RATE_LIMIT_PER_MINUTE": "0",
+        "HF_HUB_OFFLINE": "1",
+        "EXPORTA_DATABASE_URL": f"sqlite:///{usage_db}",
+    }
     command = [
-        sys.executable, "-m", "uvicorn", "bot.cli:web_app", "--factory",
+        sys.executable, "-m", "uvicorn", "bot.compose:web_app", "--factory",
         "--host", HOST, "--port", str(port), "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
     return subprocess.Popen(command, env=env)
