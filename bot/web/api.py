@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from bot.web.deps import ERRORS, Service, check_rate_limit
 from bot.web.errors import describe_domain_error, error_body, index_missing
+from bot.web.feedback import QUESTION_ID_HEADER, logged_question_id
 from bot.web.schemas import AnswerOut, AskRequest, StatusOut
 from bot.web.sse import SSE_HEADERS, answer_pieces, sse_event
 from prompts import message
@@ -23,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 # CPU-bound answers run in a few threads: more would only queue inside the 2-4 cores.
 ANSWER_THREADS = 4
+# How long an answer waits for its logged question's id (for votes); the log writes on its own
+# threads. The stream's `done` event comes after the text is already on screen, so it can wait more.
+QUESTION_ID_WAIT = 0.05
+STREAM_QUESTION_ID_WAIT = 0.25
 
 STREAM_EXAMPLE = (
     'event: sources\ndata: [{"n": 1, "doc_id": "perx-moquegua", "title": "…", "page": null, '
@@ -35,7 +41,9 @@ STREAM_EXAMPLE = (
 router = APIRouter()
 
 
-async def _answer(request: Request, service: AnswerService, body: AskRequest) -> Answer:
+async def _answer(
+    request: Request, service: AnswerService, body: AskRequest
+) -> tuple[Answer, Future | None]:
     state = request.app.state
     if state.answer_limiter is None:  # created here: it needs the running event loop
         state.answer_limiter = anyio.CapacityLimiter(ANSWER_THREADS)
@@ -48,18 +56,17 @@ async def _answer(request: Request, service: AnswerService, body: AskRequest) ->
     except Exception as exc:
         _record(request, body.question, None, started, error=type(exc).__name__)
         raise
-    _record(request, body.question, answer, started)
-    return answer
+    return answer, _record(request, body.question, answer, started)
 
 
 def _record(
     request: Request, question: str, answer: Answer | None, started: float, error: str | None = None
-) -> None:
+) -> Future | None:
     """Queue the question for the usage log (if any); the client IP is only kept hashed."""
     usage = getattr(request.app.state, "usage", None)
     if usage is None:
-        return
-    usage.submit_question(
+        return None
+    return usage.submit_question(
         channel="web",
         user_id=request.client.host if request.client else None,
         question=question,
@@ -77,10 +84,14 @@ def _record(
     summary="Responder una pregunta",
     tags=["preguntas"],
 )
-async def ask(request: Request, body: AskRequest, service: Service) -> dict:
+async def ask(request: Request, response: Response, body: AskRequest, service: Service) -> dict:
     """Responde con citas [n] a los documentos oficiales, o dice honestamente que no encontró
-    la respuesta (`abstained`) y muestra las fuentes más cercanas."""
-    answer = await _answer(request, service, body)
+    la respuesta (`abstained`) y muestra las fuentes más cercanas. Si el servidor registra el
+    uso, la cabecera `X-Exporta-Question-Id` trae el id de la pregunta para /api/feedback."""
+    answer, logged = await _answer(request, service, body)
+    question_id = await logged_question_id(request, logged, answer.question, QUESTION_ID_WAIT)
+    if question_id is not None:
+        response.headers[QUESTION_ID_HEADER] = str(question_id)
     return answer.to_dict()
 
 
@@ -91,7 +102,9 @@ async def ask(request: Request, body: AskRequest, service: Service) -> dict:
             "content": {"text/event-stream": {"example": STREAM_EXAMPLE}},
             "description": "Eventos: `sources` (lista de fuentes), luego `token` "
             '(`{"text": …}`, trozos de la respuesta que nunca cortan una cita), y al final '
-            "`done` (la respuesta completa, como en /api/ask) o `error` (`{detail, code}`).",
+            "`done` (la respuesta completa, como en /api/ask) o `error` (`{detail, code}`). "
+            "Si el servidor registra el uso, `done` trae además `question_id` (el id para "
+            "/api/feedback, o null si aún no se había registrado).",
         },
         **ERRORS,
     },
@@ -110,7 +123,7 @@ async def ask_stream(request: Request, body: AskRequest, service: Service) -> St
 
     async def events() -> AsyncIterator[str]:
         try:
-            answer = await _answer(request, service, body)
+            answer, logged = await _answer(request, service, body)
         except ExportaError as exc:
             _, code, detail = describe_domain_error(exc)
             yield sse_event("error", error_body(code, detail))
@@ -123,6 +136,10 @@ async def ask_stream(request: Request, body: AskRequest, service: Service) -> St
         yield sse_event("sources", data["sources"])
         for piece in answer_pieces(answer.answer):
             yield sse_event("token", {"text": piece})
+        if logged is not None:  # the key says the page may offer 👍/👎
+            data["question_id"] = await logged_question_id(
+                request, logged, answer.question, STREAM_QUESTION_ID_WAIT
+            )
         yield sse_event("done", data)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

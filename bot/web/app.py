@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.ratelimit import RateLimiter
-from bot.web import admin, api, documents, pages
+from bot.web import admin, api, documents, feedback, pages
 from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.errors import install_error_handlers
@@ -67,6 +67,7 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_mb=settings.max_upload_mb
     )
     app.include_router(api.router)
+    app.include_router(feedback.router)
     app.include_router(documents.router)
     app.include_router(pages.router)
     app.include_router(admin.router)

@@ -39,6 +39,12 @@ PAGE_TEXTS: dict[str, tuple[str, ...]] = {
     "page_next": (),
     "page_passage_cited": (),
     "page_context": (),
+    "page_vote_question": (),
+    "page_vote_up": (),
+    "page_vote_down": (),
+    "page_vote_sending": (),
+    "page_vote_thanks": (),
+    "page_vote_error": (),
 }
 
 router = APIRouter(include_in_schema=False)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from retrieval.contract import Turn
 
 MAX_HISTORY_TURNS = 20
 MAX_K = 50
+# What a vote may carry: the judged question and answer as shown, and its sources' references.
+MAX_VOTE_QUESTION = 4000
+MAX_VOTE_ANSWER = 12_000
+MAX_VOTE_SOURCES = 20
 
 QUESTION_EXAMPLE = (
     "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
@@ -166,6 +170,72 @@ class PassageContextOut(BaseModel):
 
 class DocumentDetailOut(DocumentOut):
     first_chunk_id: str | None = Field(description="El primer pasaje, para empezar a leer.")
+
+
+class VoteSource(BaseModel):
+    """Qué identifica una fuente citada (el texto del pasaje no hace falta y se ignora)."""
+
+    n: int = Field(ge=1, le=1000, description="Número de la cita [n] en la respuesta.")
+    doc_id: str = Field(max_length=200, description="Identificador del documento.")
+    chunk_id: str = Field(max_length=200, description="Identificador del pasaje citado.")
+    title: str = Field("", max_length=500, description="Título del documento.")
+    page: int | None = Field(None, ge=0, le=100_000, description="Página del PDF, si se conoce.")
+    section: str | None = Field(None, max_length=500, description="Sección, si se conoce.")
+
+
+class FeedbackRequest(BaseModel):
+    """Un 👍 o 👎 sobre una respuesta, con la pregunta y la respuesta tal como se mostraron."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": QUESTION_EXAMPLE,
+                    "answer": "Proveer información de mercados destino … [1]",
+                    "vote": -1,
+                    "sources": [
+                        {
+                            "n": 1,
+                            "doc_id": "perx-moquegua",
+                            "chunk_id": "perx-moquegua-0123456789abcdef.2-0042",
+                            "title": "Plan Regional Exportador de Moquegua (PERX Moquegua)",
+                            "page": None,
+                            "section": "Plan de acción",
+                        }
+                    ],
+                    "question_id": 42,
+                }
+            ]
+        }
+    )
+
+    question: str = Field(
+        min_length=1, max_length=MAX_VOTE_QUESTION, description="La pregunta respondida."
+    )
+    answer: str = Field(
+        min_length=1, max_length=MAX_VOTE_ANSWER, description="La respuesta que se valora."
+    )
+    vote: Literal[1, -1] = Field(description="1 = 👍 útil; -1 = 👎 no útil.")
+    sources: list[VoteSource] = Field(
+        default_factory=list,
+        max_length=MAX_VOTE_SOURCES,
+        description="Las fuentes de la respuesta (basta n, doc_id, chunk_id, title, page, "
+        "section).",
+    )
+    question_id: int | None = Field(
+        None,
+        description="El id de la pregunta registrada: cabecera `X-Exporta-Question-Id` de "
+        "/api/ask o `question_id` del evento `done` de /api/ask/stream. Sin él (o si no "
+        "corresponde a una pregunta de este cliente), el voto se guarda sin ese enlace.",
+    )
+
+    @field_validator("vote", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # Literal[1, -1] alone would take true and 1.0 as 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("vote must be 1 or -1")
+        return value
 
 
 class ErrorOut(BaseModel):

@@ -14,6 +14,7 @@ const welcome = document.getElementById("bienvenida");
 
 let conversation = loadConversation(); // answers (the API's JSON) of this conversation
 let busy = false;
+let votesOffered = true; // false once the server says it keeps no votes
 
 function loadConversation() {
   try {
@@ -131,6 +132,82 @@ function renderAnswer(view, answer) {
   view.answer.replaceChildren();
   appendAnswerText(view, answer.answer);
   finish(view, answer.abstained);
+  // `question_id` (even null) comes only from a server that keeps votes.
+  if (votesOffered && "question_id" in answer) view.answerBox.after(voteBar(answer));
+}
+
+// -- 👍/👎 ----------------------------------------------------------------------------------
+
+/** What identifies a source in a vote (the passage text stays on the server). */
+function sourceRef({ n, doc_id, chunk_id, title, page, section }) {
+  return { n, doc_id, chunk_id, title, page, section };
+}
+
+/** "¿Te sirvió esta respuesta?" with 👍 Útil / 👎 No útil; one vote per answer. */
+function voteBar(answer) {
+  const note = el("p", { className: "voto-estado", attrs: { role: "status", "aria-live": "polite" } });
+  const button = (vote, emoji, label) =>
+    el("button", { className: "voto", attrs: { type: "button", "aria-pressed": String(answer.vote === vote), "data-vote": vote } }, [
+      el("span", { text: emoji, attrs: { "aria-hidden": "true" } }),
+      ` ${t(label)}`,
+    ]);
+  const buttons = [button(1, "👍", "vote_up"), button(-1, "👎", "vote_down")];
+  const bar = el("div", { className: "votos", attrs: { role: "group", "aria-label": t("vote_question") } }, [
+    el("span", { className: "voto-pregunta", text: t("vote_question"), attrs: { "aria-hidden": "true" } }),
+    ...buttons,
+    note,
+  ]);
+  const settle = () => {
+    for (const b of buttons) b.disabled = true;
+    note.textContent = t("vote_thanks");
+  };
+  if (answer.vote) settle();
+  for (const b of buttons) {
+    b.addEventListener("click", () => sendVote(answer, Number(b.dataset.vote), { bar, buttons, note, settle }));
+  }
+  return bar;
+}
+
+async function sendVote(answer, vote, { bar, buttons, note, settle }) {
+  for (const b of buttons) b.disabled = true;
+  note.classList.remove("error");
+  note.textContent = t("vote_sending");
+  try {
+    const response = await fetch("/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        question: answer.question,
+        answer: answer.answer,
+        vote,
+        sources: answer.sources.map(sourceRef),
+        question_id: answer.question_id ?? null,
+      }),
+    });
+    if (!response.ok) {
+      const detail = await errorDetail(response);
+      if (response.status === 503) {
+        votesOffered = false; // this server keeps no votes: stop offering them
+        for (const other of document.querySelectorAll(".votos")) {
+          if (other !== bar) other.remove();
+        }
+        for (const b of buttons) b.hidden = true;
+      } else {
+        for (const b of buttons) b.disabled = false;
+      }
+      note.classList.add("error");
+      note.textContent = detail;
+      return;
+    }
+    answer.vote = vote;
+    saveConversation();
+    for (const b of buttons) b.setAttribute("aria-pressed", String(Number(b.dataset.vote) === vote));
+    settle();
+  } catch {
+    for (const b of buttons) b.disabled = false;
+    note.classList.add("error");
+    note.textContent = t("vote_error");
+  }
 }
 
 function finish(view, abstained = false) {

@@ -1,0 +1,149 @@
+"""👍/👎 votes on the web page's answers (`POST /api/feedback`), stored in the usage log.
+
+A vote names its question by the id /api/ask gave out; the link is kept only when this process
+recorded that question for the same client and text, so a guessed or stale id neither fails the
+write (a foreign key) nor attaches a vote to someone else's question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from bot.usage import UsageLog
+from bot.web.deps import check_rate_limit
+from bot.web.errors import ApiError
+from bot.web.schemas import ErrorOut, FeedbackRequest
+from prompts import message
+
+logger = logging.getLogger(__name__)
+
+QUESTION_ID_HEADER = "X-Exporta-Question-Id"
+RECENT_QUESTIONS = 10_000  # ids a vote may still link to; older votes link by text in the report
+
+FEEDBACK_ERRORS = {
+    413: {"model": ErrorOut, "description": "Cuerpo demasiado grande."},
+    422: {
+        "model": ErrorOut,
+        "description": "Voto distinto de 1 o -1, texto vacío o demasiado largo, o JSON mal formado.",
+    },
+    429: {"model": ErrorOut, "description": "Demasiadas solicitudes; ver la cabecera Retry-After."},
+    503: {
+        "model": ErrorOut,
+        "description": "Este servidor no guarda valoraciones (sin registro de uso).",
+    },
+}
+
+router = APIRouter()
+
+
+class RecentQuestions:
+    """The questions this process logged lately: id -> (client, question), oldest dropped."""
+
+    def __init__(self, size: int = RECENT_QUESTIONS) -> None:
+        self._size = size
+        self._asked: OrderedDict[int, tuple[str | None, str]] = OrderedDict()
+        self._lock = threading.Lock()  # filled from the usage log's threads
+
+    def remember(self, question_id: int, client: str | None, question: str) -> None:
+        with self._lock:
+            self._asked[question_id] = (client, _plain(question))
+            while len(self._asked) > self._size:
+                self._asked.popitem(last=False)
+
+    def confirmed(self, question_id: int | None, client: str | None, question: str) -> int | None:
+        """`question_id` if that client asked that question here, else None."""
+        if question_id is None:
+            return None
+        with self._lock:
+            asked = self._asked.get(question_id)
+        return question_id if asked == (client, _plain(question)) else None
+
+
+def _plain(question: str) -> str:
+    return " ".join(question.split())
+
+
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def recent_questions(request: Request) -> RecentQuestions:
+    state = request.app.state
+    if getattr(state, "recent_questions", None) is None:
+        state.recent_questions = RecentQuestions()
+    return state.recent_questions
+
+
+async def logged_question_id(
+    request: Request, logged: Future | None, question: str, wait: float
+) -> int | None:
+    """The id the usage log gives the question, if it comes within `wait` seconds; either way
+    it is remembered for the votes that will name it."""
+    if logged is None:
+        return None
+    recent = recent_questions(request)
+    client = client_of(request)
+
+    def remember(done: Future) -> None:
+        if not done.cancelled() and done.exception() is None and done.result() is not None:
+            recent.remember(done.result(), client, question)
+
+    logged.add_done_callback(remember)
+    try:
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(logged)), wait)
+    except TimeoutError:
+        return None  # the answer is not held up for it: the vote then links by text
+    except Exception:  # the usage log never raises; should it, the answer still goes out
+        logger.exception("Usage log: question id unavailable")
+        return None
+
+
+async def require_usage_log(request: Request) -> UsageLog:
+    """The usage log, or 503: without it this server keeps no votes."""
+    usage = getattr(request.app.state, "usage", None)
+    if usage is None:
+        raise ApiError(503, "usage_unavailable", message("web.usage_unavailable"))
+    return usage
+
+
+@router.post(
+    "/api/feedback",
+    status_code=204,
+    response_class=Response,
+    responses={
+        204: {"description": "Voto recibido (se guarda en segundo plano)."},
+        **FEEDBACK_ERRORS,
+    },
+    dependencies=[Depends(check_rate_limit)],
+    summary="Valorar una respuesta (👍/👎)",
+    tags=["preguntas"],
+)
+async def feedback(
+    request: Request, body: FeedbackRequest, usage: Annotated[UsageLog, Depends(require_usage_log)]
+) -> Response:
+    """Guarda un 👍 (`vote: 1`) o 👎 (`vote: -1`) sobre una respuesta, con la pregunta, la
+    respuesta y sus fuentes, para el informe de uso del personal. La IP del cliente solo se
+    guarda cifrada (hash con sal). Responde 204 al instante; el voto se escribe después."""
+    client = client_of(request)
+    question_id = recent_questions(request).confirmed(body.question_id, client, body.question)
+    if body.question_id is not None and question_id is None:
+        logger.info(
+            "Vote on question id %s kept without that link (not asked here)", body.question_id
+        )
+    usage.submit_vote(
+        channel="web",
+        user_id=client,
+        question_id=question_id,
+        vote=body.vote,
+        question=body.question,
+        answer_text=body.answer,
+        sources=[source.model_dump() for source in body.sources],
+    )
+    return Response(status_code=204)
