@@ -15,7 +15,7 @@ from typing import Protocol
 from retrieval.contract import Source
 from retrieval.facts import fact_quotes
 from retrieval.glossary import Glossary
-from retrieval.query import QuestionType, classify, years_in
+from retrieval.query import QuestionType, classify, framing_terms, years_in
 from retrieval.quotes import LIST_SPARE_CHARS, MAX_QUOTE_CHARS, extend_row, label_values, trim_quote
 from retrieval.text import content_terms, fold_accents, split_sentences
 
@@ -105,9 +105,14 @@ class ExtractiveAnswerer:
         best_quote = max((fsum(self.weight(t) for t in c.terms) / total for c in pool), default=0.0)
         if not parts and best_quote < MIN_QUOTE_COVERAGE:
             return ""  # no sentence says enough of what was asked: the service abstains
+        framing = framing_terms()  # "deben", "papel": no new answer by themselves
         while pool and len(parts) < max_parts:
             if len(parts) >= 2:  # past two quotes, only what answers something new
-                pool = [c for c in pool if c.terms - quoted or c.proxy - answered]
+                pool = [
+                    c
+                    for c in pool
+                    if (c.terms - quoted - framing) or (c.proxy - answered - framing)
+                ]
                 if not pool:
                     break
             best = max(pool, key=lambda c: c.gain(self.weight, total, quoted, answered))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import cache
 
 from retrieval.text import content_terms, fold_accents
 
@@ -69,6 +70,12 @@ FRAMING_WORDS = frozenset(
     informacion datos detalle detalles caso casos forma manera actualmente hoy ahora
     """.split()  # noqa: SIM905
 )
+
+
+@cache
+def framing_terms() -> frozenset[str]:
+    """The framing words as the index sees them (stemmed)."""
+    return frozenset(t for word in FRAMING_WORDS for t in content_terms(word))
 
 
 _SECOND_QUESTION = re.compile(

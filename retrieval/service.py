@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import zip_longest
 from math import fsum  # order-independent: set iteration order must not change answers
 
@@ -22,9 +21,9 @@ from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
 from retrieval.query import (
-    FRAMING_WORDS,
     QuestionType,
     classify,
+    framing_terms,
     split_question,
     with_codes,
     years_in,
@@ -43,6 +42,7 @@ MIN_TERM_COVERAGE = 0.30
 # ("presupuesto" of a CITE the documents name, but never budget): abstain. Tuned on the dev set.
 MIN_MISSING_RARITY = 0.45  # of the rarest term's weight ("presupuesto" 0.60 on the bundled corpus)
 MISSING_DEPTH = 5
+MIN_MISSING_LEN = 4  # shorter stems are mostly verbs and particles ("quién ve lo de …")
 # A word no document uses counts too when it is long enough to be a real word of the question
 # ("teléfono"); short ones are mostly informal ("se cae la VUCE").
 UNKNOWN_MIN_LEN = 6
@@ -271,7 +271,7 @@ class AnswerService:
         held = frozenset().union(
             *(retriever.terms_of(r.chunk.chunk_id) for r in retrieved[:MISSING_DEPTH])
         )
-        framing = _framing_terms()
+        framing = framing_terms()
         return sorted(
             term
             for term in set(content_terms(query))
@@ -282,6 +282,7 @@ class AnswerService:
             and term not in held
             and term not in framing
             and not term.isdigit()
+            and len(term) >= MIN_MISSING_LEN
             and retriever.rarity(term) >= MIN_MISSING_RARITY
         )
 
@@ -293,11 +294,6 @@ class AnswerService:
             for name in _PROPER_NOUN.findall(question)
             if not any(index.retriever.knows(t) for t in content_terms(name))
         ]
-
-
-@cache
-def _framing_terms() -> frozenset[str]:
-    return frozenset(t for word in FRAMING_WORDS for t in content_terms(word))
 
 
 def validate_question(question: str, settings: Settings) -> str:

