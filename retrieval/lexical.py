@@ -18,7 +18,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD_RUN = re.compile(r"\w+")
 SPELLING_CUTOFF = 0.85  # similarity a misspelt query term needs to a corpus term to be replaced
-TYPO_CUTOFF = 0.75  # an unknown term this close to a known one may be a typo, not a new subject
+TYPO_CUTOFF = 0.8  # an unknown term this close to a known one may be a typo, not a new subject
 
 
 class LexicalIndex:
@@ -59,9 +59,12 @@ class LexicalIndex:
     def resembles_known(self, term: str) -> bool:
         """Whether an unknown term looks like a misspelling of a known one ("capasit")."""
         if term not in self._resembles:
-            self._resembles[term] = bool(
-                difflib.get_close_matches(term, self._sorted_vocabulary, n=1, cutoff=TYPO_CUTOFF)
+            close = difflib.get_close_matches(
+                term, self._sorted_vocabulary, n=3, cutoff=TYPO_CUTOFF
             )
+            # A typo keeps about the word's length ("capasit" / "capacit", not "telefon" /
+            # "telecomun").
+            self._resembles[term] = any(abs(len(c) - len(term)) <= 1 for c in close)
         return self._resembles[term]
 
     def correct(self, text: str) -> str:
