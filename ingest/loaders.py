@@ -1,4 +1,4 @@
-"""Loaders for .pdf (pypdf, page by page), .txt and .md (HTML leftovers removed with a parser)."""
+"""Loaders for .pdf (pypdf page by page, OCR for scanned pages), .txt and .md (HTML removed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from ingest.ocr import OcrFailed, ocr_available, scanned_page_texts
 from retrieval.errors import DocumentRejected
+from retrieval.settings import OcrMode
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,8 @@ _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
 _TAB_MASK = "\x1e"
 _SPACE_AROUND_TAB = re.compile(r" *\t *")
 _HTML_BLOCKS = ("p", "li", "ol", "ul", "br", "div", "tr", "table", "h1", "h2", "h3", "h4")
+# Fewer letters than this on an OCR'd page is scanner noise (specks, a stamp), not text.
+MIN_OCR_LETTERS = 12
 
 
 @dataclass(frozen=True)
@@ -34,29 +38,37 @@ class LoadedDocument:
     fmt: str  # "pdf", "txt" or "md"
     pages: list[Page]
     content_hash: str
+    ocr_pages: tuple[int, ...] = ()  # pages without a text layer, read (or left) for OCR
 
 
 def content_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_document(path: Path) -> LoadedDocument:
-    """Read one file; raise DocumentRejected with a Spanish reason when it cannot be indexed."""
+def load_document(path: Path, ocr: OcrMode = "auto", read_scans: bool = True) -> LoadedDocument:
+    """Read one file; raise DocumentRejected with a Spanish reason when it cannot be indexed.
+
+    `ocr` ("auto" or "off", the EXPORTA_OCR setting) decides whether PDF pages without a text
+    layer are read with tesseract; pages that have text are always taken as they are.
+    `read_scans=False` leaves them unread, only checking that OCR could read them (OCR takes
+    seconds a page: upload checks use it, indexing reads them).
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentRejected("ingest.unsupported_type", suffix=suffix or "sin extensión")
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    ocr_pages: tuple[int, ...] = ()
     if suffix == ".pdf":
-        pages = _pdf_pages(path)
+        pages, ocr_pages = _with_ocr(path, _pdf_pages(path), ocr, read_scans)
     else:
         text = _decode(data)
         if suffix == ".md":
             text = strip_html(text)
         pages = [Page(None, None, text)]
-    if not any(p.text.strip() for p in pages):
+    if not ocr_pages and not any(p.text.strip() for p in pages):
         raise DocumentRejected("ingest.empty_document")
-    return LoadedDocument(path, suffix.lstrip("."), pages, digest)
+    return LoadedDocument(path, suffix.lstrip("."), pages, digest, ocr_pages)
 
 
 def _pdf_pages(path: Path) -> list[Page]:
@@ -79,9 +91,37 @@ def _pdf_pages(path: Path) -> list[Page]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentRejected("ingest.corrupt_pdf", reason=str(exc)[:120]) from exc
-    if not any(p.text.strip() for p in pages):
-        raise DocumentRejected("ingest.textless_pdf")
     return pages
+
+
+def _with_ocr(
+    path: Path, pages: list[Page], mode: OcrMode, read_scans: bool
+) -> tuple[list[Page], tuple[int, ...]]:
+    """The pages, text-less ones read by OCR when it is on and installed; and the OCR'd numbers."""
+    blank = [p.number for p in pages if p.number is not None and not p.text.strip()]
+    has_text = len(blank) < len(pages)
+    if not blank or mode == "off" or not ocr_available():
+        if has_text:
+            return pages, ()  # blank pages of a text PDF stay blank, as before OCR existed
+        key = "ingest.textless_pdf_ocr_off" if mode == "off" else "ingest.textless_pdf"
+        raise DocumentRejected(key)
+    if not read_scans:
+        return pages, tuple(blank)
+    logger.info("OCR de %s: %d de %d páginas sin texto", path.name, len(blank), len(pages))
+    read: dict[int, str] = {}
+    try:
+        for number, text in scanned_page_texts(path, blank):
+            if sum(ch.isalpha() for ch in text) >= MIN_OCR_LETTERS:
+                read[number] = text
+    except OcrFailed as exc:
+        if has_text:  # the real text pages still make a useful document
+            logger.warning("OCR de %s falló; se indexa sin sus páginas escaneadas: %s", path, exc)
+            return pages, ()
+        raise DocumentRejected("ingest.ocr_failed", reason=str(exc)[:120]) from exc
+    if not has_text and not read:
+        raise DocumentRejected("ingest.ocr_no_text")
+    pages = [Page(p.number, p.label, read[p.number]) if p.number in read else p for p in pages]
+    return pages, tuple(sorted(read))
 
 
 def _decode(data: bytes) -> str:

@@ -24,6 +24,7 @@ from prompts import message
 from retrieval.contract import Chunk, DocumentRecord, document_version
 from retrieval.embeddings import Embedder
 from retrieval.errors import DocumentRejected
+from retrieval.settings import OcrMode
 from retrieval.store import ChunkStore
 
 logger = logging.getLogger(__name__)
@@ -100,11 +101,13 @@ def ingest(
     progress: bool | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     on_commit: Callable[[str, DocumentRecord | None], None] | None = None,
+    ocr: OcrMode = "auto",
 ) -> IngestReport:
     """Bring the index in line with the documents under `paths`.
 
     `on_progress(done, total, doc_id)` follows the embedding; `on_commit(doc_id, record)` is called
     each time a document version becomes visible (record None: the document was removed).
+    `ocr` is the EXPORTA_OCR setting: whether scanned PDF pages are read with tesseract.
     """
     started = time.perf_counter()
     paths = [p.resolve() for p in paths]
@@ -131,7 +134,7 @@ def ingest(
     chunked = []
     for path, info in pending:
         try:
-            digest, chunks = chunk_file(path, info)
+            digest, chunks = chunk_file(path, info, ocr)
         except DocumentRejected as exc:
             report.failed.append((str(path), str(exc)))
             continue
@@ -176,10 +179,12 @@ def ingest(
     return report
 
 
-def chunk_file(path: Path, info: DocumentInfo) -> tuple[str, list[Chunk]]:
+def chunk_file(path: Path, info: DocumentInfo, ocr: OcrMode = "auto") -> tuple[str, list[Chunk]]:
     """The content hash and chunks of one file; DocumentRejected says why it cannot be indexed."""
     # The loaded bytes' own hash is the version chunked, even if the file just changed.
-    document = load_document(path)
+    document = load_document(path, ocr)
+    if document.ocr_pages:
+        logger.info("%s: texto de %d páginas leído por OCR", path.name, len(document.ocr_pages))
     version = document_version(document.content_hash, PIPELINE_VERSION)
     chunks = chunk_document(
         document, version, info.doc_id, info.title, info.kind, info.year, info.region

@@ -145,7 +145,9 @@ class JobTask:
         chunked = []
         for plan in self.plans:
             try:
-                digest, chunks = pipeline.chunk_file(Path(plan.staged), self.infos[plan.doc_id])
+                digest, chunks = pipeline.chunk_file(
+                    Path(plan.staged), self.infos[plan.doc_id], self.settings.ocr
+                )
             except DocumentRejected as exc:
                 self.report.failed.append((self.uploads[plan.doc_id].filename, str(exc)))
                 discard(plan, self.job.id)
@@ -203,6 +205,7 @@ class JobTask:
                 done=done, total=total, current=doc_id
             ),
             on_commit=committed,
+            ocr=self.settings.ocr,
         )
 
     def _complete(self, plan: PlannedDocument, record: DocumentRecord | None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from ingest.loaders import load_document
 from prompts import message
 from retrieval.errors import DocumentRejected, ExportaError
-from retrieval.settings import Settings
+from retrieval.settings import OcrMode, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ _LOADER_CODES = {
     "ingest.encrypted_pdf": "encrypted",
     "ingest.corrupt_pdf": "corrupt",
     "ingest.textless_pdf": "no_text",
+    "ingest.textless_pdf_ocr_off": "no_text",
+    "ingest.ocr_no_text": "no_text",
+    "ingest.ocr_failed": "no_text",
     "ingest.undecodable_text": "unsupported_type",
     "ingest.empty_document": "empty",
 }
@@ -93,7 +96,7 @@ def validate_upload(upload: Upload, settings: Settings) -> ValidatedUpload:
     stem, suffix = _split_name(upload.filename, shown)
     fmt = _sniff(upload.data, suffix, shown)
     filename = f"{stem}.{fmt}"
-    pages = _load(filename, upload.data, shown)
+    pages = _load(filename, upload.data, shown, settings.ocr)
     digest = hashlib.sha256(upload.data).hexdigest()
     return ValidatedUpload(upload, filename, fmt, digest, pages)
 
@@ -138,13 +141,14 @@ def _sniff(data: bytes, suffix: str, shown: str) -> str:
     return "md" if suffix in (".md", ".markdown") else "txt"
 
 
-def _load(filename: str, data: bytes, shown: str) -> int:
+def _load(filename: str, data: bytes, shown: str, ocr: OcrMode) -> int:
     """Pages of the document as the indexer will read it (from a private temporary copy)."""
     with tempfile.TemporaryDirectory(prefix="exporta-upload-") as folder:
         path = Path(folder) / filename
         path.write_bytes(data)
         try:
-            document = load_document(path)
+            # Scanned pages are read by the indexing job, not while the staff member waits.
+            document = load_document(path, ocr, read_scans=False)
         except DocumentRejected as exc:
             code = _LOADER_CODES.get(exc.key, "corrupt")
             if code == "unsupported_type":

@@ -126,7 +126,8 @@ def admin(tmp_path, embedder):
 def shared(tmp_path_factory, embedder):
     """One admin app for tests that never change the index (refusals, reads)."""
     root = tmp_path_factory.mktemp("admin")
-    app, runner, service, settings = build_admin(root, embedder, max_upload_mb=1)
+    # OCR off: a text-less PDF is refused at upload (with OCR, the job reads it).
+    app, runner, service, settings = build_admin(root, embedder, max_upload_mb=1, ocr="off")
     with TestClient(app) as client:
         yield Admin(client, runner, service, settings)
 

@@ -145,6 +145,8 @@ def test_a_pdf_without_a_text_layer_needs_ocr(settings, tmp_path):
     pdf.rect(20, 20, 100, 60, style="F")  # a scanned page: marks, no text
     path = tmp_path / "escaneado.pdf"
     pdf.output(str(path))
-    error = rejected(Upload("escaneado.pdf", path.read_bytes()), settings)
+    # With OCR off (or not installed); with it, the indexing job reads the scan.
+    no_ocr = settings.model_copy(update={"ocr": "off"})
+    error = rejected(Upload("escaneado.pdf", path.read_bytes()), no_ocr)
     assert error.code == "no_text"
     assert "no tiene texto seleccionable; se requiere OCR" in str(error)

@@ -126,9 +126,11 @@ def test_pdf_without_text_is_rejected_as_needing_ocr(tmp_path):
     pdf.add_page()
     pdf.rect(20, 20, 80, 40)
     pdf.output(str(tmp_path / "escaneado.pdf"))
-    error = _rejection(tmp_path / "escaneado.pdf")
-    assert error.key == "ingest.textless_pdf"
-    assert str(error) == "el PDF no tiene texto seleccionable; se requiere OCR"
+    # With OCR on, such a page is read by tesseract: tests/ingest/test_ocr.py.
+    with pytest.raises(DocumentRejected) as caught:
+        load_document(tmp_path / "escaneado.pdf", ocr="off")
+    assert caught.value.key == "ingest.textless_pdf_ocr_off"
+    assert str(caught.value).startswith("el PDF no tiene texto seleccionable; se requiere OCR")
 
 
 @pytest.mark.parametrize("name", ["informe.docx", "metas.xlsx", "LEEME"])

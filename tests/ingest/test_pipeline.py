@@ -273,7 +273,7 @@ def test_bad_files_are_reported_while_the_rest_is_indexed(
     (corpus / "titulos.md").write_text("# Solo un título\n\n## Y un subtítulo\n", encoding="utf-8")
     (corpus / "pisco.md").write_text(f"# Pisco\n\n{PISCO}\n", encoding="utf-8")
 
-    report = run(corpus)
+    report = run(corpus, ocr="off")  # the scan is refused (OCR itself: tests/ingest/test_ocr.py)
 
     failed = {Path(path).name: reason for path, reason in report.failed}
     corrupt = message("ingest.corrupt_pdf", reason="\x00").split("\x00")[0]
@@ -281,7 +281,7 @@ def test_bad_files_are_reported_while_the_rest_is_indexed(
     assert failed.pop("informe.pdf").startswith(corrupt)
     assert failed == {
         "cifrado.pdf": "el PDF está cifrado (protegido con contraseña)",
-        "escaneado.pdf": "el PDF no tiene texto seleccionable; se requiere OCR",
+        "escaneado.pdf": message("ingest.textless_pdf_ocr_off"),
         "notas.docx": "tipo de archivo no admitido (.docx); se admiten .pdf, .txt y .md",
         "metas.xlsx": "tipo de archivo no admitido (.xlsx); se admiten .pdf, .txt y .md",
         "binario.txt": message("ingest.undecodable_text"),
