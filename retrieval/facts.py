@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from retrieval.contract import Source
 from retrieval.query import QuestionType
+from retrieval.text import first_words
 
 
 def fact_quotes(
@@ -44,13 +45,11 @@ def fact_quotes(
         for row in facts.get("objetivos", []):
             quotes += _objective_values(row, asked_years, about)
     elif rows := facts.get("objetivos"):  # "¿cuáles son los objetivos prioritarios?"
-        quotes.append("; ".join(f"{r['code']}: {_head(r['objective'])}" for r in rows) + ".")
+        quotes.append(
+            "; ".join(f"{r['code']}: {first_words(r['objective'].rstrip('.'), 12)}" for r in rows)
+            + "."
+        )
     return [q for q in quotes if q]
-
-
-def _head(text: str, words: int = 12) -> str:
-    tokens = text.rstrip(".").split()
-    return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
 
 
 def _service_provider(service: dict) -> str:

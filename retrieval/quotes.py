@@ -7,7 +7,7 @@ import re
 from math import fsum
 
 from retrieval.query import QuestionType
-from retrieval.text import content_terms
+from retrieval.text import content_terms, first_words
 
 MAX_QUOTE_CHARS = 280
 CLAUSE_SPARE_CHARS = 100  # a trimmed quote may run this far to finish its clause
@@ -70,11 +70,9 @@ def _list_items(unit: str) -> list[str]:
     items = []
     for item in re.split(r";\s*(?:y\s+)?", unit.strip().rstrip(",;.")):
         clause = item.split(",", 1)[0].strip()
-        tokens = (clause if len(clause.split()) >= 2 else item).split()
-        if tokens:
-            items.append(
-                " ".join(tokens[:LIST_ITEM_WORDS]) + (" …" if len(tokens) > LIST_ITEM_WORDS else "")
-            )
+        named = clause if len(clause.split()) >= 2 else item.strip()
+        if named:
+            items.append(first_words(named, LIST_ITEM_WORDS))
     return items
 
 
