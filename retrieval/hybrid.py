@@ -15,7 +15,7 @@ from retrieval.text import content_terms, split_sentences
 
 RRF_K = 10  # tuned on the dev set: rewards agreement at the top of both rankings
 CANDIDATES = 50
-RERANK_DEPTH = 50
+RERANK_DEPTH = CANDIDATES  # the second stage rescores this many of the fused candidates
 RERANK_WEIGHT = 0.1
 YEAR_TABLE_WEIGHT = 0.08
 
@@ -106,13 +106,13 @@ class HybridRetriever:
         dense = [cid for cid, _ in self._store.search(vector, CANDIDATES) if cid in self._by_id]
         lexical = [self._chunks[i].chunk_id for i, _ in self._lexical.search(query, CANDIDATES)]
         fused = rrf_fuse([dense, lexical], self._weights)
-        if RERANK_WEIGHT:
-            pool = sorted(fused, key=fused.__getitem__, reverse=True)[: max(k, RERANK_DEPTH)]
-            terms = set(content_terms(query))
-            total = fsum(self.term_weight(t) for t in terms) or 1.0
-            for cid in pool:
-                fused[cid] += RERANK_WEIGHT * self._unit_coverage(cid, terms) / total
-                if years and _tabulates(self._by_id[cid], years):
-                    fused[cid] += YEAR_TABLE_WEIGHT
+        # Second stage over the best fused candidates: the best sentence, and the year asked.
+        pool = sorted(fused, key=fused.__getitem__, reverse=True)[: max(k, RERANK_DEPTH)]
+        terms = set(content_terms(query))
+        total = fsum(self.term_weight(t) for t in terms) or 1.0
+        for cid in pool:
+            fused[cid] += RERANK_WEIGHT * self._unit_coverage(cid, terms) / total
+            if years and _tabulates(self._by_id[cid], years):
+                fused[cid] += YEAR_TABLE_WEIGHT
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         return [Retrieved(self._by_id[cid], fused[cid]) for cid in best]
