@@ -58,6 +58,7 @@ class _Index:
     retriever: HybridRetriever
     glossary: Glossary
     answerer: Answerer
+    facts: dict[str, dict]  # chunk_id -> structure read at ingestion, parsed once per snapshot
 
 
 def _fingerprint(manifest: dict[str, DocumentRecord]) -> str:
@@ -103,7 +104,8 @@ class AnswerService:
             len(glossary),
             self.store.location,
         )
-        return _Index(_fingerprint(manifest), manifest, retriever, glossary, answerer)
+        facts = {c.chunk_id: json.loads(c.facts) for c in chunks if c.facts}
+        return _Index(_fingerprint(manifest), manifest, retriever, glossary, answerer, facts)
 
     # The current snapshot; a question reads it once, so a reload never mixes two index states.
     @property
@@ -177,7 +179,7 @@ class AnswerService:
         glossary = self._glossary_chunks(index, topic)
         retrieved = self._with_glossary(glossary, ranked, k)
         retrieved_at = time.perf_counter()
-        sources = [_source(n, r) for n, r in enumerate(retrieved, start=1)]
+        sources = [_source(n, r, index.facts) for n, r in enumerate(retrieved, start=1)]
         # An acronym the documents' glossaries expand is always answerable.
         abstained = not glossary and self._should_abstain(index, topic, ranked)
         text = "" if abstained else index.answerer.compose(query, sources)
@@ -307,7 +309,7 @@ def validate_question(question: str, settings: Settings) -> str:
     return question
 
 
-def _source(n: int, retrieved: Retrieved) -> Source:
+def _source(n: int, retrieved: Retrieved, facts: dict[str, dict]) -> Source:
     chunk = retrieved.chunk
     return Source(
         n=n,
@@ -318,5 +320,5 @@ def _source(n: int, retrieved: Retrieved) -> Source:
         chunk_id=chunk.chunk_id,
         text=chunk.text,
         score=round(retrieved.score, 6),
-        facts=json.loads(chunk.facts) if chunk.facts else None,
+        facts=facts.get(chunk.chunk_id),
     )
