@@ -94,7 +94,7 @@ class JobTask:
         self.plans = [p.plan for p in planned]
         self.infos = {p.plan.doc_id: p.info for p in planned}
         self.uploads = {p.plan.doc_id: p.upload for p in planned if p.upload is not None}
-        now = _now()
+        now = utc_now()
         doc_ids = [p.doc_id for p in self.plans]
         self.job = Job(job_id, self.action, "queued", self.requested_by, now, doc_ids=doc_ids)
         self.runner.log.insert(self.job, [p.to_json() for p in self.plans])
@@ -105,7 +105,7 @@ class JobTask:
         """Do the job; a failure settles it (roll forward or back), a kill leaves it to recover()."""
         started = time.perf_counter()
         try:
-            self._update(state="running", started_at=_now())
+            self._update(state="running", started_at=utc_now())
             store = ChunkStore.open(self.settings)
             if self.action == "remove":
                 self._remove(store)
@@ -121,7 +121,7 @@ class JobTask:
         except Exception as exc:
             logger.exception("Job %s failed", self.job.id)
             recovery.settle(self.action, self.plans, self.settings, self.runner.versions,
-                            self.job.id, self.requested_by, _now())  # fmt: skip
+                            self.job.id, self.requested_by, utc_now())  # fmt: skip
             reason = str(exc) if isinstance(exc, ExportaError) else type(exc).__name__
             self._finish("failed", message("admin.job_failed", reason=reason))
             if self.raise_errors:
@@ -210,7 +210,7 @@ class JobTask:
 
     def _complete(self, plan: PlannedDocument, record: DocumentRecord | None) -> None:
         recovery.complete(self.action, plan, record, self.settings, self.runner.versions,
-                          self.job.id, self.requested_by, _now())  # fmt: skip
+                          self.job.id, self.requested_by, utc_now())  # fmt: skip
         self.runner.checkpoint("completed")
 
     def _advance(self, n: int) -> None:
@@ -221,7 +221,7 @@ class JobTask:
         self.job = self.runner.log.update(self.job, **changes)
 
     def _finish(self, state: str, summary: str) -> None:
-        self._update(state=state, finished_at=_now(), current=None, summary=summary,
+        self._update(state=state, finished_at=utc_now(), current=None, summary=summary,
                      errors=list(self.report.failed))  # fmt: skip
         target = ", ".join(self.job.doc_ids) or self.action
         self.runner.audit.record(self.requested_by, self.action, target, state, summary)
@@ -229,7 +229,7 @@ class JobTask:
 
 def _reindexed_version(doc_id, old, record, task: JobTask) -> DocumentVersion:
     if record is None:
-        action, digest, chunks, at = "removed", old.content_hash if old else "", 0, _now()
+        action, digest, chunks, at = "removed", old.content_hash if old else "", 0, utc_now()
     else:
         digest, chunks, at = record.content_hash, record.chunks, record.indexed_at
         if old is None:
@@ -237,7 +237,3 @@ def _reindexed_version(doc_id, old, record, task: JobTask) -> DocumentVersion:
         else:
             action = "replaced" if old.content_hash != digest else "reindexed"
     return DocumentVersion(doc_id, digest, at, task.requested_by, chunks, action, task.job.id)
-
-
-def _now() -> str:
-    return utc_now()
