@@ -40,6 +40,8 @@ def assert_contract(payload: dict) -> None:
         (["status"], "qué modelo lo construyó"),
         (["ask"], "Responde en español con citas [n]"),
         (["eval"], "hit@1/5/10"),
+        (["remove"], "Quita el documento DOC_ID del índice"),
+        (["history"], "Cada versión indexada"),
     ],
 )
 def test_every_command_has_help(capsys, command, says):

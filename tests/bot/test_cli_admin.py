@@ -32,17 +32,6 @@ def indexed_dir(tmp_path, monkeypatch, capsys):
     return tmp_path
 
 
-@pytest.mark.parametrize(
-    ("command", "says"),
-    [(["remove"], "Quita el documento DOC_ID del índice"), (["history"], "Cada versión indexada")],
-)
-def test_admin_commands_have_spanish_help(capsys, command, says):
-    with pytest.raises(SystemExit) as caught:
-        main([*command, "--help"])
-    assert caught.value.code == 0
-    assert says in " ".join(capsys.readouterr().out.split())
-
-
 def test_ingest_remove_and_history_record_who_did_what(indexed_dir, capsys):
     settings = load_settings()
     actor = f"cli:{getpass.getuser()}"
