@@ -36,6 +36,11 @@ def test_table_values_are_labelled_with_their_years():
     )
 
 
+def uniform_answerer(columns: dict[str, str] | None = None, glossary=None) -> ExtractiveAnswerer:
+    """An answerer where every term weighs the same, over the given table years and glossary."""
+    return ExtractiveAnswerer(lambda _term: 1.0, glossary or Glossary([]), columns or {}, 600)
+
+
 def source(n: int, text: str, chunk_id: str = "") -> Source:
     return Source(n, "doc", "Doc", None, None, chunk_id or f"c{n}", text, 0.0)
 
@@ -47,9 +52,7 @@ def test_target_answer_joins_the_action_with_its_cells_and_cites():
                   "Gestionar el programa de certificación orgánica en campos de orégano."),
         source(2, "La región tiene clima templado."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer(
-        lambda _term: 1.0, Glossary([]), {"c1": "2018\t2021\t2025"}, max_chars=600
-    )
+    answerer = uniform_answerer({"c1": "2018	2021	2025"})
     text = answerer.compose("cuantos productores de oregano se capacitan en secado?", sources)
     assert "(2018: 20; 2021: 60; 2025: 80) [1]" in text
     assert len(text) <= 600
@@ -62,7 +65,7 @@ def test_responsible_answer_keeps_the_direct_responsible():
                   "de congelados. CITE Pesquero. Crear una red de servicios de reparación. Hacer uso "
                   "de la red de servicios de reparación. Plantas procesadoras de congelados."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    answerer = uniform_answerer()
     text = answerer.compose(
         "quien es responsable de la red de reparacion de plantas de congelados", sources
     )
@@ -103,7 +106,7 @@ def test_definitions_group_equal_expansions_and_name_documents_when_they_differ(
         ),
     ]
     sources = [source(1, chunks[0].text, "perx-g"), source(2, chunks[1].text, "pnmce-g")]
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary(chunks), {}, max_chars=600)
+    answerer = uniform_answerer(glossary=Glossary(chunks))
 
     assert answerer.definitions("que es GORE", sources) == ["GORE: Gobierno Regional. [1][2]"]
     assert answerer.definitions("que significa CERX", sources) == [
@@ -125,7 +128,7 @@ def test_who_provides_a_service_is_composed_from_its_card_with_participants():
         ),
         source(1, "La capacitación en comercio exterior mejora la competitividad de las empresas."),
     ]
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    answerer = uniform_answerer()
     text = answerer.compose("quien brinda las capacitaciones para la internacionalizacion", sources)
     assert text.startswith(
         "S5.2.1 Capacitaciones para la competitividad e internacionalización. Responsable: MINCETUR; "
@@ -142,7 +145,7 @@ def test_an_indicator_target_names_the_indicator_its_baseline_and_the_year_asked
         Source(1, "pnmce", "PNMCE", None, "OP3 > Valor total de las exportaciones de servicios no tradicionales",
                "c1", "Año\t2024\t2030\t2040\nValor absoluto (US$ millones)\t1 131\t1 926\t3 320", 0.0, facts),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {"c1": "2024\t2030\t2040"}, 600)
+    answerer = uniform_answerer({"c1": "2024\t2030\t2040"})
     text = answerer.compose("meta al 2040 de exportaciones de servicios no tradicionales", sources)
     assert text.startswith(
         "Valor total de las exportaciones de servicios no tradicionales (Valor absoluto (US$ millones)): "
@@ -197,7 +200,7 @@ def test_codes_list_numbers_and_footnotes_are_no_answer_to_how_much():
                   "[1] Relacionados al turismo receptivo e incluye transporte de pasajeros.\n"
                   "Los servicios de turismo receptivo alcanzan el 68% del total exportado."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    answerer = uniform_answerer()
     text = answerer.compose("cuanto pesa el turismo receptivo en la exportacion", sources)
     assert text.startswith(
         "Los servicios de turismo receptivo alcanzan el 68% del total exportado. [1]"
@@ -226,7 +229,7 @@ def test_a_second_part_asked_with_a_relative_word_still_gets_its_quote():
         ])),
         source(2, "La cadena de los moluscos de la Región Moquegua incluye a los actores directos."),
     ]  # fmt: skip
-    answerer = ExtractiveAnswerer(lambda _term: 1.0, Glossary([]), {}, max_chars=600)
+    answerer = uniform_answerer()
     text = answerer.compose(
         "cuantos pescadores artesanales hay en la region Moquegua y cuanto crecieron?", sources
     )
