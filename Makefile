@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test eval-floor lint eval bench browser
+.PHONY: setup run test eval-floor lint eval cv train bench browser
 
 $(BIN)/exporta: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,15 @@ lint: setup
 eval: setup  ## quality on the dev gold set (full corpus)
 	$(BIN)/exporta ingest -q
 	$(BIN)/exporta eval ../shared/eval/dev.jsonl
+
+cv: setup  ## cross-validated quality on the train gold set (5 folds), then dev with the committed policy
+	$(BIN)/exporta ingest -q
+	$(BIN)/exporta eval ../shared/eval/train.jsonl --folds 5
+	$(BIN)/exporta eval ../shared/eval/dev.jsonl
+
+train: setup  ## refit the answer policy on train.jsonl (writes retrieval/models/answer_policy.json)
+	$(BIN)/exporta ingest -q
+	$(BIN)/exporta train ../shared/eval/train.jsonl
 
 bench: setup  ## speed and memory figures
 	$(BIN)/python bench/run_bench.py

@@ -1,15 +1,17 @@
-"""Ablation on the dev set: each query-time mechanism switched off in turn, on the same index.
+"""Ablation on cross-validation folds: each mechanism switched off in turn, the policy refitted.
 
-.venv/bin/python bench/ablation.py [--gold ../shared/eval/dev.jsonl]
+.venv/bin/python bench/ablation.py [--gold ../shared/eval/train.jsonl] [--folds 5]
 
-Mechanisms built at ingestion (structure-aware chunks, card names in sections, facts) need a
-re-index to switch off; `facts` here only stops the answerer from using them.
+Query-time mechanisms are patched off and the questions retrieved again; feature groups of the
+answer policy are blanked (a constant column carries no weight) and the policy is refitted on the
+folds. Every figure is out of fold. Mechanisms built at ingestion need a re-index to switch off.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import logging
 import os
 import sys
@@ -27,6 +29,19 @@ METRICS = {
     "abstention_accuracy": "abst.",
     "false_abstention_rate": "abst.falsa",
 }
+# Feature groups of the answer policy (retrieval/features.py), blanked together.
+UNIT_GROUPS = {
+    "− cobertura léxica de la unidad": ("cover", "cover_ctx", "cover_rel", "cover_rank"),
+    "− similitud e5 de la unidad": ("dense", "dense_rel", "dense_rank"),
+    "− vecinas y fragmento": ("cover_chunk", "cover_next", "cover_prev", "best_in_chunk"),
+    "− rango y posición": ("chunk_rank", "position", "first"),
+    "− tipo de pregunta × unidad": ("*",),
+}
+QUESTION_GROUPS = {
+    "− señales de cobertura (abstención)": ("cover_top3", "missing_share", "missing_max_rarity"),
+    "− términos desconocidos (abstención)": ("unknown_share", "unknown_names"),
+    "− acuerdo denso–léxico (abstención)": ("dense_top_chunk", "agreement"),
+}
 
 
 @contextlib.contextmanager
@@ -39,55 +54,76 @@ def patched(target: object, name: str, value: object) -> Iterator[None]:
         setattr(target, name, original)
 
 
-def variants(service) -> dict[str, Callable[[], contextlib.AbstractContextManager]]:
-    """Name -> a context in which one mechanism is off."""
-    from retrieval import answerer, hybrid
+def retrieval_variants(service) -> dict[str, Callable[[], contextlib.AbstractContextManager]]:
+    """Name -> a context in which one query-time mechanism is off."""
+    from retrieval import hybrid
     from retrieval import service as service_module
 
     retriever = service.retriever
     return {
-        "sistema completo": contextlib.nullcontext,
         "− rerank por oración": lambda: patched(hybrid, "RERANK_WEIGHT", 0.0),
         "− tablas del año pedido": lambda: patched(hybrid, "YEAR_TABLE_WEIGHT", 0.0),
         "− pregunta en dos partes": lambda: patched(
             service_module, "split_question", lambda q: [q]
         ),
-        "− solo BM25 (sin denso)": lambda: patched(retriever, "_weights", [0.0, 1.0]),
-        "− solo denso (sin BM25)": lambda: patched(retriever, "_weights", [1.0, 0.0]),
+        "− documentos nombrados": lambda: patched(service_module, "named_documents", lambda *_: []),
+        "− denso (solo BM25)": lambda: patched(retriever, "_weights", [0.0, 1.0]),
+        "− BM25 (solo denso)": lambda: patched(retriever, "_weights", [1.0, 0.0]),
         "− corrección ortográfica": lambda: patched(service.settings, "spelling_correction", False),
         "− glosario": lambda: patched(service, "_glossary_chunks", lambda *_: []),
-        "− hechos de fichas y tablas": lambda: patched(answerer, "fact_quotes", lambda *_: []),
-        "− campos de ficha por tipo": lambda: patched(answerer, "FIELD_BONUS", 0.0),
-        "− abstención por cobertura": lambda: patched(service_module, "MIN_TERM_COVERAGE", 0.0),
-        "− abstención por palabra rara ausente": lambda: patched(
-            service_module, "MIN_MISSING_RARITY", float("inf")
-        ),
     }
 
 
-def ablation_table(service, gold: Path) -> str:
-    """One row of dev-set figures per variant."""
-    from retrieval.evaluation import evaluate
+def blank_units(examples, names: tuple[str, ...]):
+    from retrieval.features import UNIT_FEATURES
 
-    header = f"{'variante':<40}" + "".join(f"{label:>12}" for label in METRICS.values())
-    lines = [header]
-    for name, context in variants(service).items():
+    columns = [i for i, f in enumerate(UNIT_FEATURES) if f in names or ("*" in names and "*" in f)]
+    out = copy.copy(examples)
+    for i, e in enumerate(out):
+        x = e.delib.units_x().copy()
+        x[:, columns] = 0.0
+        delib = copy.copy(e.delib)
+        delib.unit_x = x
+        out[i] = copy.copy(e)
+        out[i].delib = delib
+    return out
+
+
+def blank_signals(examples, names: tuple[str, ...]):
+    out = copy.copy(examples)
+    for i, e in enumerate(out):
+        delib = copy.copy(e.delib)
+        delib.signals = {k: (0.0 if k in names else v) for k, v in e.delib.signals.items()}
+        out[i] = copy.copy(e)
+        out[i].delib = delib
+    return out
+
+
+def ablation_table(service, gold: Path, folds: int = 5) -> str:
+    from retrieval.training import cross_validate, load_examples
+
+    base = load_examples(service, gold)
+    rows = [("sistema completo", cross_validate(base, folds).metrics())]
+    for name, names in UNIT_GROUPS.items():
+        rows.append((name, cross_validate(blank_units(base, names), folds).metrics()))
+    for name, names in QUESTION_GROUPS.items():
+        rows.append((name, cross_validate(blank_signals(base, names), folds).metrics()))
+    for name, context in retrieval_variants(service).items():
         with context():
-            overall = evaluate(service, gold, k=10).metrics()
-        cells = "".join(f"{_fmt(overall.get(m)):>12}" for m in METRICS)
+            examples = load_examples(service, gold)
+        rows.append((name, cross_validate(examples, folds).metrics()))
+    header = f"{'variante':<40}" + "".join(f"{h:>12}" for h in METRICS.values())
+    lines = [header]
+    for name, m in rows:
+        cells = "".join(f"{'-' if m[k] is None else f'{m[k]:.3f}':>12}" for k in METRICS)
         lines.append(f"{name:<40}{cells}")
     return "\n".join(lines)
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--gold", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gold", default=str(ROOT.parent / "shared" / "eval" / "train.jsonl"))
+    parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.disable(logging.WARNING)
@@ -95,7 +131,7 @@ def main() -> None:
     from retrieval.settings import load_settings
 
     service = AnswerService.from_settings(load_settings())
-    print(ablation_table(service, Path(args.gold)))
+    print(ablation_table(service, Path(args.gold), args.folds))
 
 
 if __name__ == "__main__":

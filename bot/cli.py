@@ -20,6 +20,7 @@ logger = logging.getLogger("exporta")
 
 EXIT_FAILED_DOCUMENTS = 1
 EXIT_USER_ERROR = 2
+DEFAULT_TRAIN_GOLD = Path("../shared/eval/train.jsonl")
 
 EXAMPLES = """ejemplos:
   exporta ingest                       indexa corpus/ (solo lo que cambió)
@@ -30,6 +31,8 @@ EXAMPLES = """ejemplos:
   exporta ask                          modo conversación (Ctrl+D para salir)
   exporta ask --json - < preguntas.txt una pregunta por línea, JSON Lines
   exporta eval ../shared/eval/dev.jsonl
+  exporta eval ../shared/eval/train.jsonl --folds 5   calidad con validación cruzada
+  exporta train                        entrena la política de respuesta (train.jsonl)
   exporta telegram                     bot de Telegram (EXPORTA_TELEGRAM_TOKEN)
   exporta serve --port 8000            página web y API en http://127.0.0.1:8000/
   exporta report --since 2025-03-01    preguntas sin respuesta, votos 👎 y uso por día
@@ -168,10 +171,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"Error: {gold}: {message('ingest.missing_path')}", file=sys.stderr)
         return EXIT_USER_ERROR
     service = AnswerService.from_settings(_settings(args))
-    report = evaluate(service, gold, k=args.k)
+    if args.folds:
+        from retrieval.training import cross_validate, load_examples
+
+        examples = load_examples(service, gold, progress=not args.json)
+        report = cross_validate(examples, args.folds)
+    else:
+        report = evaluate(service, gold, k=args.k)
     print(
         json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table()
     )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from retrieval.policy import POLICY_FILE
+    from retrieval.service import AnswerService
+    from retrieval.training import cross_validate, fit_policy, load_examples
+
+    gold = Path(args.gold)
+    if not gold.is_file():
+        print(f"Error: {gold}: {message('ingest.missing_path')}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    service = AnswerService.from_settings(_settings(args))
+    examples = load_examples(service, gold, progress=True)
+    if args.folds:
+        print(f"Validación cruzada en {args.folds} partes de {gold.name}:")
+        print(cross_validate(examples, args.folds).table())
+    policy = fit_policy(examples)
+    policy.meta["gold"] = gold.name
+    output = args.output or POLICY_FILE
+    policy.save(output)
+    print(f"Política guardada en {output} ({len(examples)} preguntas).")
     return 0
 
 
@@ -306,8 +337,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-k", type=int, default=10, help="fuentes recuperadas por pregunta (por defecto 10)"
     )
+    p.add_argument("--folds", type=int, default=0, metavar="N",
+                   help="validación cruzada: entrena la política de respuesta en N-1 partes del "
+                   "archivo y mide en la restante, N veces (no usa el modelo guardado)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="entrena la política de respuesta con preguntas de referencia",
+                       description="Entrena el puntaje de unidades de respuesta y el clasificador "
+                       "de abstención con un archivo JSONL de preguntas de referencia, elige sus "
+                       "umbrales en particiones internas, imprime la validación cruzada y guarda "
+                       "el modelo en retrieval/models/answer_policy.json. Requiere el índice del "
+                       "corpus completo y scikit-learn (extra `train`).")  # fmt: skip
+    p.add_argument("gold", nargs="?", default=str(DEFAULT_TRAIN_GOLD),
+                   help=f"archivo JSONL (por defecto {DEFAULT_TRAIN_GOLD})")  # fmt: skip
+    p.add_argument("--folds", type=int, default=5, metavar="N",
+                   help="particiones de la validación cruzada que se imprime (0 = no medir)")  # fmt: skip
+    p.add_argument("--output", type=Path, default=None,
+                   help="dónde guardar el modelo (por defecto, el del paquete)")  # fmt: skip
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", help="abre la página web y la API JSON",
                        description="Sirve la página de preguntas (/), la API JSON (/api/ask, "

@@ -6,6 +6,7 @@ leaves every document answerable in its previous version, and the next run finis
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -26,12 +27,13 @@ from retrieval.embeddings import Embedder
 from retrieval.errors import DocumentRejected
 from retrieval.settings import OcrMode
 from retrieval.store import ChunkStore
+from retrieval.units import cut_units, encode_vectors, unit_hash, units_from_json, units_json
 
 logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
 # Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
-PIPELINE_VERSION = "9"
+PIPELINE_VERSION = "12"
 
 
 @dataclass
@@ -197,8 +199,17 @@ def chunk_file(path: Path, info: DocumentInfo, ocr: OcrMode = "auto") -> tuple[s
 def stage_chunks(
     chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
 ) -> None:
-    """Embed and store the chunks; they stay invisible until their manifest entry is written."""
-    store.add(chunks, _embed(chunks, store, embedder, advance))
+    """Embed the chunks and their answer units and store them; they stay invisible until their
+    manifest entry is written."""
+    chunks = [with_units(c) for c in chunks]
+    vectors = _embed(chunks, store, embedder, advance)
+    store.add(chunks, vectors)
+
+
+def with_units(chunk: Chunk) -> Chunk:
+    """The chunk with its answer units cut (their vectors come with the embedding)."""
+    facts = json.loads(chunk.facts) if chunk.facts else None
+    return replace(chunk, units=units_json(cut_units(chunk.text, facts, chunk.columns)))
 
 
 def document_record(
@@ -222,13 +233,26 @@ def document_record(
 def _embed(
     chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
 ) -> np.ndarray:
-    """Vectors for the chunks, reusing stored ones for text that was embedded before."""
+    """Vectors for the chunks, and their units' vectors set on each chunk (in place of the list),
+    reusing stored ones for text that was embedded before."""
     known = store.vectors_for(sorted({c.text_hash for c in chunks}))
-    missing = [c for c in chunks if c.text_hash not in known]
-    advance(len(chunks) - len(missing))
-    for start in range(0, len(missing), EMBED_BATCH):
-        batch = missing[start : start + EMBED_BATCH]
-        vectors = embedder.embed_passages([c.indexed_text for c in batch])
-        known.update((c.text_hash, v) for c, v in zip(batch, vectors, strict=True))
+    known_units = store.unit_vectors()
+    for start in range(0, len(chunks), EMBED_BATCH):
+        batch = chunks[start : start + EMBED_BATCH]
+        missing = [c for c in batch if c.text_hash not in known]
+        if missing:
+            vectors = embedder.embed_passages([c.indexed_text for c in missing])
+            known.update((c.text_hash, v) for c, v in zip(missing, vectors, strict=True))
+        texts = {u.text for c in batch for u in units_from_json(c.units)}
+        new_texts = sorted(t for t in texts if unit_hash(t) not in known_units)
+        for i in range(0, len(new_texts), EMBED_BATCH * 4):
+            part = new_texts[i : i + EMBED_BATCH * 4]
+            vectors = embedder.embed_passages(part)
+            known_units.update((unit_hash(t), v) for t, v in zip(part, vectors, strict=True))
+        for i, chunk in enumerate(batch, start=start):
+            units = [known_units[unit_hash(u.text)] for u in units_from_json(chunk.units)]
+            chunks[i] = replace(
+                chunk, unit_vectors=encode_vectors(np.stack(units)) if units else None
+            )
         advance(len(batch))
     return np.stack([known[c.text_hash] for c in chunks])

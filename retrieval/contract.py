@@ -25,6 +25,8 @@ class Chunk:
     ordinal: int
     columns: str | None = None  # the years heading the table the chunk's rows belong to
     facts: str | None = None  # JSON of the structure read at ingestion (ingest/structure.py)
+    units: str | None = None  # JSON of the answer units cut at ingestion (retrieval/units.py)
+    unit_vectors: str | None = None  # their e5 vectors, float16, base64
 
     @property
     def text_hash(self) -> str:
@@ -65,6 +67,8 @@ class Chunk:
             ordinal=meta.get("ordinal", 0),
             columns=meta.get("columns"),
             facts=meta.get("facts"),
+            units=meta.get("units"),
+            unit_vectors=meta.get("unit_vectors"),
         )
 
 

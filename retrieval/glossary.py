@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from retrieval.contract import Chunk
+from retrieval.contract import Chunk, Source
 from retrieval.text import STOPWORDS, fold_accents
 
 GLOSSARY_SECTION = re.compile(r"acr[oó]nimos|siglas|glosario", re.IGNORECASE)
@@ -113,3 +113,19 @@ class Glossary:
                 or re.search(rf"(?<![\w+]){re.escape(a)}\W{{0,3}}{_ASKING}", folded)
             )
         ]
+
+    def definition_lines(self, question: str, sources: list[Source]) -> list[str]:
+        """'ACR: expansion [1][2]' for each acronym the question asks about, from the cited
+        sources; when documents expand it differently, one line per document, naming it."""
+        by_chunk = {s.chunk_id: s.n for s in sources}
+        lines = []
+        for acronym in self.subjects(question):
+            entries = [e for e in self.lookup(acronym) if e.chunk_id in by_chunk]
+            expansions: dict[str, list[GlossaryEntry]] = {}
+            for entry in entries:
+                expansions.setdefault(fold_accents(entry.expansion), []).append(entry)
+            for same in expansions.values():
+                cites = "".join(f"[{by_chunk[e.chunk_id]}]" for e in same)
+                where = f" ({same[0].title})" if len(expansions) > 1 else ""
+                lines.append(f"{same[0].acronym}{where}: {same[0].expansion}. {cites}")
+        return lines

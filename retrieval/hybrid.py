@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import fsum
 
+import numpy as np
+
 from retrieval.contract import Chunk
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
@@ -100,11 +102,27 @@ class HybridRetriever:
         """A chunk chosen by another signal (e.g. the glossary), without ranking scores."""
         return Retrieved(self._by_id[chunk_id], 0.0)
 
-    def retrieve(self, query: str, k: int, years: Sequence[str] = ()) -> list[Retrieved]:
-        """The k best live chunks for a query; `years` asked for favour tables with those years."""
-        vector = self._embedder.embed_query(query)
-        dense = [cid for cid, _ in self._store.search(vector, CANDIDATES) if cid in self._by_id]
+    def retrieve(
+        self,
+        query: str,
+        k: int,
+        years: Sequence[str] = (),
+        vector: np.ndarray | None = None,
+        signals: dict[str, float] | None = None,
+    ) -> list[Retrieved]:
+        """The k best live chunks for a query; `years` asked for favour tables with those years.
+
+        `signals`, when given, receives how the two rankings agree (for the abstention policy).
+        """
+        vector = self._embedder.embed_query(query) if vector is None else vector
+        hits = [
+            (cid, sim) for cid, sim in self._store.search(vector, CANDIDATES) if cid in self._by_id
+        ]
+        dense = [cid for cid, _ in hits]
         lexical = [self._chunks[i].chunk_id for i, _ in self._lexical.search(query, CANDIDATES)]
+        if signals is not None:
+            signals["dense_top_chunk"] = hits[0][1] if hits else 0.0
+            signals["agreement"] = len(set(dense[:5]) & set(lexical[:5])) / 5
         fused = rrf_fuse([dense, lexical], self._weights)
         # Second stage over the best fused candidates: the best sentence, and the year asked.
         pool = sorted(fused, key=fused.__getitem__, reverse=True)[: max(k, RERANK_DEPTH)]

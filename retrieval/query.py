@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from functools import cache
 
 from retrieval.text import content_terms, fold_accents
 
@@ -23,7 +22,7 @@ class QuestionType(StrEnum):
 _PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
     (QuestionType.DEFINITION, re.compile(
         r"\b(que (es|son|significa|quiere decir)|significado|siglas|definicion|se define|"
-        r"en que consiste|que umbrales)\b")),
+        r"en que consiste)\b")),
     (QuestionType.RESPONSIBLE, re.compile(
         r"\b(quien(es)?|responsables?|se encarga|a cargo|que (entidad|direccion|institucion|"
         r"organismo|actores)|participan?|convoca|coordina|asiste|ejecuta|lidera)\b")),
@@ -52,30 +51,6 @@ _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 def years_in(text: str) -> list[str]:
     return [m.group(0) for m in _YEAR.finditer(text)]
-
-
-# Words that frame a question rather than name what it is about: a passage that answers need not
-# repeat them ("¿qué papel le da…?", "soy exportador…", "¿cuánto duraba…?").
-FRAMING_WORDS = frozenset(
-    """
-    soy somos estoy tengo tenemos quiero queremos necesito busco hola gracias favor ayuda
-    hace hacen hacer hizo da dan dar dio hay habia habian habra existe existen tiene tienen tenia
-    dura duraba duran durara considera consideran espera esperan esperaba busca buscan debe deben
-    debia puede pueden pide piden sirve sirven funciona significa significan quiere decir llama
-    llaman trata tratan menciona mencionan dice dicen segun aparece aparecen incluye incluyen
-    consiste consisten refiere refieren explica explican describe describen corresponde
-    papel rol funcion importancia objetivo tipo tipos ejemplo ejemplos principal principales
-    lista nombre nombres meta metas valor valores cifra cifras numero porcentaje total monto
-    siglas sigla significado definicion concepto documento documentos estudio plan politica
-    informacion datos detalle detalles caso casos forma manera actualmente hoy ahora
-    """.split()  # noqa: SIM905
-)
-
-
-@cache
-def framing_terms() -> frozenset[str]:
-    """The framing words as the index sees them (stemmed)."""
-    return frozenset(t for word in FRAMING_WORDS for t in content_terms(word))
 
 
 _SECOND_QUESTION = re.compile(

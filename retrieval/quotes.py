@@ -1,20 +1,16 @@
-"""Shaping a quote: a table row with its cells, values labelled with their years, a long
-sentence trimmed to the part that answers."""
+"""Shaping a unit: a list with its items, table values labelled with their years."""
 
 from __future__ import annotations
 
 import re
-from math import fsum
 
 from retrieval.query import QuestionType
-from retrieval.text import content_terms, first_words
+from retrieval.text import first_words
 
 MAX_QUOTE_CHARS = 280
-CLAUSE_SPARE_CHARS = 100  # a trimmed quote may run this far to finish its clause
 _SHORT_CELL = 120
 LIST_ITEMS = 6
 LIST_INTRO_WORDS = 25
-LIST_SPARE_CHARS = 120  # a list quote may run this much longer than a sentence
 LIST_ITEM_WORDS = 8
 _VALUE = re.compile(r"-|\d[\d .,/]*%?")
 _VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
@@ -96,33 +92,3 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
     if len(pairs) > 4:
         pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
     return f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})"
-
-
-def trim_quote(text: str, query: set[str], limit: int = MAX_QUOTE_CHARS, weight=None) -> str:
-    """A long unit shortened to the window holding the most (and rarest) of the question's terms."""
-    if len(text) <= limit:
-        return text
-    weight = weight or (lambda _t: 1.0)
-    words = text.split()
-    word_terms = [set(content_terms(w)) & query for w in words]
-    hits = [i for i, terms in enumerate(word_terms) if terms]
-    best, best_start, best_end = -1.0, 0, 0
-    for start in sorted({max(0, h - 6) for h in hits} or {0}):
-        end, size = start, 0
-        while end < len(words) and size + len(words[end]) + 1 <= limit:
-            size += len(words[end]) + 1
-            end += 1
-        found = set().union(*word_terms[start:end]) if end > start else set()
-        covered = fsum(weight(t) for t in found)
-        if covered > best:
-            best, best_start, best_end = covered, start, end
-    # Finish the clause the window stops in ("… con el apoyo del Programa SeCompetitivo (SECO);").
-    spare = CLAUSE_SPARE_CHARS
-    while best_end < len(words) and not words[best_end - 1].endswith((",", ";", ".", ":", ")")):
-        spare -= len(words[best_end]) + 1
-        if spare < 0:
-            break
-        best_end += 1
-    prefix = "… " if best_start else ""
-    suffix = " …" if best_end < len(words) else ""
-    return f"{prefix}{' '.join(words[best_start:best_end])}{suffix}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -14,38 +15,26 @@ from itertools import zip_longest
 from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
-from retrieval.answerer import Answerer, ExtractiveAnswerer
+from retrieval.answerer import Answerer
+from retrieval.candidates import UnitBook
 from retrieval.contract import Answer, DocumentRecord, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.features import QuestionView, figures_in, wants_share
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
-from retrieval.query import (
-    QuestionType,
-    classify,
-    framing_terms,
-    split_question,
-    with_codes,
-    years_in,
-)
+from retrieval.mentions import document_names, named_documents
+from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
+from retrieval.query import QuestionType, classify, split_question, with_codes, years_in
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
 
 logger = logging.getLogger(__name__)
 
-# Abstain when the best chunks hold less than this share of the question's IDF mass (tuned on the
-# dev set: answerable questions start at 0.37, off-corpus ones sit near 0.25). e5 similarities are
-# all 0.84-0.93 on this corpus, so they do not separate the two.
-MIN_TERM_COVERAGE = 0.30
-# A rare question word that none of the best passages holds is usually the very thing asked for
-# ("presupuesto" of a CITE the documents name, but never budget): abstain. Tuned on the dev set.
-MIN_MISSING_RARITY = 0.45  # of the rarest term's weight ("presupuesto" 0.60 on the bundled corpus)
-MISSING_DEPTH = 5
-MIN_MISSING_LEN = 4  # shorter stems are mostly verbs and particles ("quién ve lo de …")
-# A word no document uses counts too when it is long enough to be a real word of the question
-# ("teléfono"); short ones are mostly informal ("se cae la VUCE").
-UNKNOWN_MIN_LEN = 6
+NAMED_DEPTH = 30  # how deep to look for the best passage of each document a question names
+MISSING_DEPTH = 5  # the passages whose terms count as "held" for the abstention signals
+_ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
@@ -57,7 +46,9 @@ class _Index:
     manifest: dict[str, DocumentRecord]
     retriever: HybridRetriever
     glossary: Glossary
-    answerer: Answerer
+    units: UnitBook
+    policy: AnswerPolicy | None
+    names: dict[str, set[frozenset[str]]]  # doc_id -> the words that name it
     facts: dict[str, dict]  # chunk_id -> structure read at ingestion, parsed once per snapshot
 
 
@@ -75,12 +66,15 @@ class AnswerService:
         embedder: Embedder,
         settings: Settings,
         answerer: Answerer | None = None,
+        policy: AnswerPolicy | None = None,
     ) -> None:
         store.check_model(embedder.identity)
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self._answerer = answerer
+        # Until `exporta train` has written one, the service can deliberate but not answer.
+        self._policy = policy or (AnswerPolicy.load() if POLICY_FILE.is_file() else None)
         self._index = self._load(store.manifest(fresh=True))
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
@@ -92,20 +86,25 @@ class AnswerService:
             raise IndexMissing("errors.index_missing", location=self.store.location)
         retriever = HybridRetriever(self.store, self.embedder, chunks)
         glossary = Glossary(chunks)
-        answerer = self._answerer or ExtractiveAnswerer(
-            retriever.term_weight,
-            glossary,
-            {c.chunk_id: c.columns for c in chunks if c.columns},
-            self.settings.max_answer_chars,
-        )
+        units = UnitBook(chunks, retriever.terms_of)
         logger.info(
-            "Index opened: %d chunks, %d glossary acronyms, from %s",
+            "Index opened: %d chunks, %d answer units, %d glossary acronyms, from %s",
             len(chunks),
+            len(units),
             len(glossary),
             self.store.location,
         )
         facts = {c.chunk_id: json.loads(c.facts) for c in chunks if c.facts}
-        return _Index(_fingerprint(manifest), manifest, retriever, glossary, answerer, facts)
+        return _Index(
+            _fingerprint(manifest),
+            manifest,
+            retriever,
+            glossary,
+            units,
+            self._policy,
+            document_names(manifest.values(), chunks),
+            facts,
+        )
 
     # The current snapshot; a question reads it once, so a reload never mixes two index states.
     @property
@@ -117,8 +116,8 @@ class AnswerService:
         return self._index.glossary
 
     @property
-    def answerer(self) -> Answerer:
-        return self._index.answerer
+    def policy(self) -> AnswerPolicy | None:
+        return self._index.policy
 
     def refresh(self) -> bool:
         """Reload if the visible document versions changed (a re-index committed); True if so.
@@ -169,20 +168,26 @@ class AnswerService:
         self.refresh_in_background()
         index = self._index
         query = self._with_context(question, history or [])
-        if self.settings.spelling_correction:
-            query = index.retriever.correct(query)
-        # Pasted HTML: its tag names say nothing about the topic (the answerer still sees them).
-        topic = with_codes(_MARKUP.sub(" ", query))
-        k = k or self.settings.top_k
-        years = years_in(topic) if classify(topic) is QuestionType.TARGET else []
-        ranked = self._retrieve(index, topic, max(k, MISSING_DEPTH), years)
-        glossary = self._glossary_chunks(index, topic)
-        retrieved = self._with_glossary(glossary, ranked, k)
+        delib, sources = self.deliberate(query, k, index)
+        # "¿y en 2025?", "¿y quién lo provee?" with nothing before: there is no topic to answer.
+        no_topic = all(t.isdigit() for t in delib.view.terms) or (
+            not history and _ELLIPTICAL.match(question) is not None
+        )
         retrieved_at = time.perf_counter()
-        sources = [_source(n, r, index.facts) for n, r in enumerate(retrieved, start=1)]
-        # An acronym the documents' glossaries expand is always answerable.
-        abstained = not glossary and self._should_abstain(index, topic, ranked)
-        text = "" if abstained else index.answerer.compose(query, sources)
+        if index.policy is None:
+            raise FileNotFoundError(f"{POLICY_FILE} is missing: run `exporta train`")
+        decision = index.policy.decide(delib, self.settings.max_answer_chars)
+        if no_topic:
+            decision = Decision(True, False, [])
+        abstained = decision.abstained
+        text = ""
+        if not abstained:
+            if self._answerer is not None:  # another composer (an LLM) writes from the sources
+                text = self._answerer.compose(query, sources)
+            else:
+                text = " ".join(decision.quotes)
+                if decision.uncertain:
+                    text = message("answer.uncertain", answer=text)
         if not text:
             abstained, text = True, message("answer.abstain")
         done = time.perf_counter()
@@ -198,13 +203,66 @@ class AnswerService:
             },
         )
 
-    def _retrieve(self, index: _Index, query: str, k: int, years: list[str]) -> list[Retrieved]:
+    def deliberate(
+        self, query: str, k: int | None = None, index: _Index | None = None
+    ) -> tuple[Deliberation, list[Source]]:
+        """Retrieval and everything the answer policy decides from, for one question."""
+        index = index or self._index
+        if self.settings.spelling_correction:
+            query = index.retriever.correct(query)
+        # Pasted HTML: its tag names say nothing about the topic.
+        topic = with_codes(_MARKUP.sub(" ", query))
+        k = k or self.settings.top_k
+        kind = classify(topic)
+        years = years_in(topic)
+        vector = self.embedder.embed_query(topic)
+        signals: dict[str, float] = {}
+        ranked = self._retrieve(
+            index, topic, max(k, MISSING_DEPTH), years if kind is QuestionType.TARGET else [],
+            vector, signals,
+        )  # fmt: skip
+        glossary = self._glossary_chunks(index, topic)
+        retrieved = self._with_glossary(glossary, ranked, k)
+        sources = [_source(n, r, index.facts) for n, r in enumerate(retrieved, start=1)]
+        weights = {t: index.retriever.term_weight(t) for t in set(content_terms(topic))}
+        view = QuestionView(
+            frozenset(weights),
+            weights,
+            kind,
+            frozenset(years),
+            wants_share(topic),
+            vector,
+            figures_in(topic),
+        )
+        signals.update(self._signals(index, topic, view, ranked))
+        delib = Deliberation(
+            view,
+            index.units.candidates(sources[: self.settings.top_k]),
+            signals,
+            index.glossary.definition_lines(topic, sources) if glossary else [],
+        )
+        return delib, sources
+
+    def _retrieve(
+        self,
+        index: _Index,
+        query: str,
+        k: int,
+        years: list[str],
+        vector=None,
+        signals: dict[str, float] | None = None,
+    ) -> list[Retrieved]:
         """The best chunks; for a question in two parts, the best for the whole and for each part
         in turn, so that both parts find their evidence."""
+        whole = index.retriever.retrieve(query, max(k, NAMED_DEPTH), years, vector, signals)
+        named = named_documents(query, index.names)
+        if len(named) >= 2:  # "según el estudio … y según la PNMCE": each named one is read
+            whole = cover_documents(whole, named, min(k, self.settings.top_k))
+        whole = whole[:k]
         parts = split_question(query)
         if len(parts) == 1:
-            return index.retriever.retrieve(query, k, years)
-        rankings = [index.retriever.retrieve(q, k, years) for q in [query, *parts]]
+            return whole
+        rankings = [whole, *(index.retriever.retrieve(q, k, years) for q in parts)]
         merged: dict[str, Retrieved] = {}
         for group in zip_longest(*rankings):  # rankings can be shorter than k on a small index
             for retrieved in filter(None, group):
@@ -236,66 +294,46 @@ class AnswerService:
         rest = [r for r in ranked if r.chunk.chunk_id not in cited]
         return [*glossary, *rest][: max(k, len(glossary))]
 
-    def coverage(
-        self, query: str, retrieved: list[Retrieved], index: _Index | None = None
-    ) -> float:
-        """Share of the query's IDF mass that one of the best three chunks holds."""
-        index = index or self._index
-        weight = index.retriever.term_weight
-        terms = set(content_terms(query))
-        total = fsum(weight(t) for t in terms) or 1.0
-        return max(
-            (
-                fsum(weight(t) for t in terms & index.retriever.terms_of(r.chunk.chunk_id)) / total
-                for r in retrieved[:3]
-            ),
-            default=0.0,
-        )
-
-    def _should_abstain(self, index: _Index, query: str, retrieved: list[Retrieved]) -> bool:
-        """Abstain when the words of the question are not found, or it names what no document does."""
-        if not retrieved or all(t.isdigit() for t in content_terms(query)):
-            return True  # "¿y en 2025?" with no earlier question: no topic to answer about
-        too_little = self.coverage(query, retrieved, index) < MIN_TERM_COVERAGE
-        return (
-            too_little
-            or bool(self.unknown_names(query, index))
-            or bool(self.missing_terms(query, retrieved, index))
-        )
-
-    def missing_terms(
-        self, query: str, retrieved: list[Retrieved], index: _Index | None = None
-    ) -> list[str]:
-        """Rare content words of the question (not framing words) that no top passage holds, and
-        longer words that no document uses at all."""
-        index = index or self._index
+    @staticmethod
+    def _signals(
+        index: _Index, query: str, view: QuestionView, ranked: list[Retrieved]
+    ) -> dict[str, float]:
+        """Question-level evidence of coverage: what the corpus and the best passages hold."""
         retriever = index.retriever
-        held = frozenset().union(
-            *(retriever.terms_of(r.chunk.chunk_id) for r in retrieved[:MISSING_DEPTH])
-        )
-        framing = framing_terms()
-        return sorted(
-            term
-            for term in set(content_terms(query))
-            if (
-                retriever.knows(term)
-                or (len(term) >= UNKNOWN_MIN_LEN and not retriever.resembles_known(term))
-            )
-            and term not in held
-            and term not in framing
-            and not term.isdigit()
-            and len(term) >= MIN_MISSING_LEN
-            and retriever.rarity(term) >= MIN_MISSING_RARITY
-        )
-
-    def unknown_names(self, question: str, index: _Index | None = None) -> list[str]:
-        """Capitalised names in the question that appear in no document ("Rotterdam")."""
-        index = index or self._index
-        return [
+        terms = view.terms
+        top = [retriever.terms_of(r.chunk.chunk_id) for r in ranked[:MISSING_DEPTH]]
+        held = frozenset().union(*top)
+        missing = [t for t in terms if t not in held and not t.isdigit()]
+        unknown = [t for t in terms if not retriever.knows(t)]
+        names = [
             name
-            for name in _PROPER_NOUN.findall(question)
-            if not any(index.retriever.knows(t) for t in content_terms(name))
+            for name in _PROPER_NOUN.findall(query)
+            if not any(retriever.knows(t) for t in content_terms(name))
         ]
+        return {
+            "cover_top3": max((view.cover(t) for t in top[:3]), default=0.0),
+            "unknown_share": fsum(view.weights[t] for t in unknown) / view.total,
+            "missing_share": fsum(view.weights[t] for t in missing) / view.total,
+            "missing_max_rarity": max((retriever.rarity(t) for t in missing), default=0.0),
+            "n_terms": math.log1p(len(terms)),
+            "unknown_names": float(bool(names)),
+        }
+
+
+def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[Retrieved]:
+    """The ranking with each named document's best passage among the first k."""
+    keep = []
+    for doc_id in named:
+        best = next((r for r in ranked if r.chunk.doc_id == doc_id), None)
+        if best is not None:
+            keep.append(best.chunk.chunk_id)
+    kept = set(keep[:k])
+    for r in ranked:
+        if len(kept) >= k:
+            break
+        kept.add(r.chunk.chunk_id)
+    first = [r for r in ranked if r.chunk.chunk_id in kept]
+    return first + [r for r in ranked if r.chunk.chunk_id not in kept]
 
 
 def validate_question(question: str, settings: Settings) -> str:

@@ -181,6 +181,22 @@ class ChunkStore:
                 found[meta["text_hash"]] = np.asarray(vector, dtype=np.float32)
         return found
 
+    def unit_vectors(self) -> dict[str, np.ndarray]:
+        """Every stored answer unit's vector by the hash of its text (for reuse when re-indexing)."""
+        from retrieval.units import decode_vectors, unit_hash, units_from_json
+
+        collection = self._get()
+        found: dict[str, np.ndarray] = {}
+        if collection is None:
+            return found
+        got = collection.get(include=["metadatas"])
+        for meta in got["metadatas"]:
+            units = units_from_json(meta.get("units"))
+            vectors = decode_vectors(meta.get("unit_vectors"), len(units))
+            if len(units) == len(vectors):
+                found.update((unit_hash(u.text), v) for u, v in zip(units, vectors, strict=True))
+        return found
+
     def purge_stale(self) -> int:
         """Delete chunks that no manifest entry makes visible (left by a replaced or killed run)."""
         collection = self._get()

@@ -38,9 +38,14 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("spanish")
 
 
+# A code such as "S2.1.1", "S.2.1.1" or "L2.4" is one word ("s211"), as people search for it.
+_CODE = re.compile(r"\b([a-z]{1,3})\.?\s?(\d{1,2}(?:\.\d{1,2})+)\b")
+
+
 def words(text: str) -> list[str]:
     """Folded word tokens, stopwords kept."""
-    return _WORD.findall(fold_accents(text))
+    folded = _CODE.sub(lambda m: m.group(1) + m.group(2).replace(".", ""), fold_accents(text))
+    return _WORD.findall(folded)
 
 
 def content_terms(text: str) -> list[str]:

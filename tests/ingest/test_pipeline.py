@@ -129,7 +129,8 @@ def test_changed_document_replaces_its_old_chunks(corpus, run, settings, embedde
     report = run(corpus, model=counting)
 
     assert (report.updated, sorted(report.unchanged)) == (["quinua"], ["cacao", "pisco"])
-    assert counting.embedded == [f"Quinua\n{new_quinua}"]
+    # The new chunk and its one answer unit; nothing of the unchanged documents.
+    assert counting.embedded == [f"Quinua\n{new_quinua}", new_quinua]
     assert live_texts(settings)["quinua"] == new_quinua
     assert_no_stale_chunks(settings)
 

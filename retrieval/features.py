@@ -1,0 +1,232 @@
+"""What the answer policy sees: features of each candidate unit, and of the question as a whole.
+
+Every feature is a property of text the policy could meet on any question (term overlap weighted by
+IDF, e5 similarity, what the question type asks against what the unit holds, ranks and positions);
+none names a word of a particular question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from math import fsum
+
+import numpy as np
+
+from retrieval.query import QuestionType
+from retrieval.text import content_terms, fold_accents
+from retrieval.units import Unit
+
+MIN_FAMILY_STEM = 4
+_FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?(?![\w])")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_ACRONYM = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
+_CAPITALISED = re.compile(r"(?<=[a-záéíóúñ,;] )[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{2,}")
+_LABEL = re.compile(r"^[A-ZÁÉÍÓÚÑ][^:.]{2,50}:\s")
+_DEFINING = re.compile(r"\b(consiste|se define|se refiere|significa|comprende|es (un|una|el|la))\b")
+_ACRONYM_LINE = re.compile(r"^[A-ZÁÉÍÓÚÑ][A-Za-zÁÉÍÓÚÑ0-9+&\-]{1,14}:?\s+[A-ZÁÉÍÓÚÑ]")
+_SHARE = re.compile(r"porcentaje|%|proporcion|participacion|tasa")
+
+KINDS = list(QuestionType)
+UNIT_PROPERTIES = [
+    "novel_entity",
+    "novel_number",
+    "number",
+    "percent",
+    "year_asked",
+    "entity",
+    "fact",
+    "list",
+    "pair",
+    "label",
+    "defining",
+    "acronym_line",
+]
+UNIT_FEATURES = [
+    "cover",
+    "cover_ctx",
+    "cover_rel",
+    "cover_rank",
+    "cover_chunk",
+    "cover_next",
+    "cover_prev",
+    "cover_next_rel",
+    "cover_prev_rel",
+    "best_in_chunk",
+    "dense",
+    "dense_rel",
+    "dense_rank",
+    "chunk_rank",
+    "position",
+    "first",
+    "length",
+    "year_any",
+    "share_percent",
+    "novel_share",
+    *UNIT_PROPERTIES,
+    *(f"{k.value}*{p}" for k in KINDS for p in UNIT_PROPERTIES),
+    *(f"{k.value}*cover_prev_rel" for k in KINDS),
+]
+QUESTION_FEATURES = [
+    "p_best",
+    "p_second",
+    "cover_best_unit",
+    "cover_top3",
+    "unknown_share",
+    "missing_share",
+    "missing_max_rarity",
+    "dense_best_unit",
+    "dense_top_chunk",
+    "agreement",
+    "n_terms",
+    "glossary",
+    "unknown_names",
+    *(f"kind={k.value}" for k in KINDS),
+]
+# The abstention classifier also reads the question's own e5 vector: what kind of thing it asks
+# for (a price, a phone number, today's office holder), whatever its words.
+QUESTION_VECTOR_DIM = 384
+ABSTENTION_FEATURES = [*QUESTION_FEATURES, *(f"e5_{i}" for i in range(QUESTION_VECTOR_DIM))]
+
+
+@dataclass
+class QuestionView:
+    """The question as the features read it."""
+
+    terms: frozenset[str]
+    weights: dict[str, float]
+    kind: QuestionType
+    years: frozenset[str]
+    wants_share: bool
+    vector: np.ndarray
+    numbers: frozenset[str] = frozenset()  # figures the question itself writes
+
+    @property
+    def total(self) -> float:
+        return fsum(self.weights.values()) or 1.0
+
+    def cover(self, terms: frozenset[str]) -> float:
+        """Share of the question's IDF mass the terms hold (a relative of a word counts for it)."""
+        held = self.terms & terms
+        relatives = {
+            t
+            for t in self.terms - held
+            if len(t) >= MIN_FAMILY_STEM and not t.isdigit() and any(u.startswith(t) for u in terms)
+        }
+        return fsum(self.weights[t] for t in held | relatives) / self.total
+
+
+@dataclass
+class Candidate:
+    """One unit of a cited source, ready to be scored."""
+
+    unit: Unit
+    n: int  # the source's citation number
+    rank: int  # the source's rank (0 = best)
+    terms: frozenset[str]
+    vector: np.ndarray | None
+    neighbours: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    context: frozenset[str] = frozenset()
+    chunk_terms: frozenset[str] = frozenset()
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def unit_terms(text: str) -> frozenset[str]:
+    return frozenset(content_terms(text))
+
+
+def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
+    """One row of UNIT_FEATURES per candidate."""
+    if not candidates:
+        return np.zeros((0, len(UNIT_FEATURES)))
+    covers = [view.cover(c.terms) for c in candidates]
+    dense = [
+        float(c.vector @ view.vector) if c.vector is not None and c.vector.size else 0.0
+        for c in candidates
+    ]
+    cover_order = _ranks(covers)
+    dense_order = _ranks(dense)
+    best_cover, best_dense = max(covers), max(dense)
+    best_by_chunk: dict[int, float] = {}
+    for c, cover in zip(candidates, covers, strict=True):
+        best_by_chunk[c.n] = max(best_by_chunk.get(c.n, 0.0), cover)
+    counts: dict[int, int] = {}
+    for c in candidates:
+        counts[c.n] = counts.get(c.n, 0) + 1
+    rows = []
+    for i, c in enumerate(candidates):
+        props = _properties(c.unit, view)
+        f = {
+            "cover": covers[i],
+            "cover_ctx": view.cover(c.terms | c.context),
+            "cover_rel": covers[i] - best_cover,
+            "cover_rank": 1 / (1 + cover_order[i]),
+            "cover_chunk": view.cover(c.chunk_terms),
+            "cover_next": view.cover(c.neighbours[1]),
+            "cover_prev": view.cover(c.neighbours[0]),
+            # A flattened row: the unit that follows the one matching the question holds its cells.
+            "cover_next_rel": view.cover(c.neighbours[1]) - best_cover,
+            "cover_prev_rel": view.cover(c.neighbours[0]) - best_cover,
+            "best_in_chunk": float(covers[i] >= best_by_chunk[c.n] > 0),
+            "dense": dense[i],
+            "dense_rel": dense[i] - best_dense,
+            "dense_rank": 1 / (1 + dense_order[i]),
+            "chunk_rank": 1 / (1 + c.rank),
+            "position": c.unit.position / max(1, counts[c.n] - 1),
+            "first": float(c.unit.position == 0),
+            "length": math.log(1 + len(c.unit.text)) / 6,
+            "year_any": float(bool(_YEAR.search(c.unit.text))),
+            "share_percent": float(view.wants_share and props["percent"] > 0),
+            "novel_share": len(c.terms - view.terms) / max(1, len(c.terms)),
+            **props,
+        }
+        for kind in KINDS:
+            on = float(view.kind is kind)
+            for p in UNIT_PROPERTIES:
+                f[f"{kind.value}*{p}"] = on * props[p]
+            f[f"{kind.value}*cover_prev_rel"] = on * f["cover_prev_rel"]
+        c.features = f
+        rows.append([f[name] for name in UNIT_FEATURES])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _properties(unit: Unit, view: QuestionView) -> dict[str, float]:
+    text = unit.text
+    years = set(_YEAR.findall(text))
+    figures = [f for f in _FIGURE.findall(text) if f.strip() not in years]
+    names = _ACRONYM.findall(text) + _CAPITALISED.findall(text)
+    entities = len(names)
+    # What the unit adds to the question: names and figures the question does not already hold.
+    novel_names = [n for n in names if not set(content_terms(n)) <= view.terms]
+    novel_figures = [f for f in figures if f.strip() not in view.numbers]
+    return {
+        "novel_entity": min(1.0, len(novel_names) / 2),
+        "novel_number": min(1.0, len(novel_figures) / 2),
+        "number": min(1.0, len(figures) / 2),
+        "percent": float("%" in text),
+        "year_asked": float(bool(view.years & years)),
+        "entity": min(1.0, entities / 3),
+        "fact": float(unit.kind == "fact"),
+        "list": float(unit.kind == "list"),
+        "pair": float(unit.kind == "pair"),
+        "label": float(bool(_LABEL.match(text))),
+        "defining": float(bool(_DEFINING.search(fold_accents(text)))),
+        "acronym_line": float(bool(_ACRONYM_LINE.match(text))),
+    }
+
+
+def _ranks(values: list[float]) -> list[int]:
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    ranks = [0] * len(values)
+    for r, i in enumerate(order):
+        ranks[i] = r
+    return ranks
+
+
+def wants_share(question: str) -> bool:
+    return bool(_SHARE.search(fold_accents(question)))
+
+
+def figures_in(text: str) -> frozenset[str]:
+    return frozenset(f.strip() for f in _FIGURE.findall(text))

@@ -1,0 +1,65 @@
+"""Documents a question names ("según el estudio del Sur Andino y la PNMCE"), read off the catalog.
+
+A document is named by its kind when no other document has that kind ("el artículo", "el estudio"),
+by an acronym of its title ("PNMCE"), or by a word that only its title holds ("moluscos"). Nothing
+here comes from questions: the names are those of the indexed documents' own metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from retrieval.contract import Chunk, DocumentRecord
+from retrieval.text import content_terms
+
+_ACRONYM = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
+MIN_NAME_CHARS = 4
+SPECIFIC_SHARE = 0.8  # a title word names its document when its passages mostly lie there
+RARE_SHARE = 0.1  # … and it is a rare word (not "comercio" in a policy on trade)
+
+
+def document_names(
+    records: Iterable[DocumentRecord], chunks: Iterable[Chunk]
+) -> dict[str, set[frozenset[str]]]:
+    """doc_id -> the term sets that name it: its kind when no other document has it, and the acronyms
+    and words of its title that no other title has and that its own text mostly holds."""
+    records = list(records)
+    held_by: dict[str, Counter[str]] = defaultdict(Counter)  # term -> chunks holding it per doc
+    n_chunks = 0
+    for chunk in chunks:
+        n_chunks += 1
+        for term in set(content_terms(chunk.text)):
+            held_by[term][chunk.doc_id] += 1
+    kinds = Counter(r.kind for r in records)
+    titles: dict[str, set[str]] = {}
+    for r in records:
+        titles[r.doc_id] = {t for t in content_terms(r.title) if len(t) >= MIN_NAME_CHARS}
+    in_titles = Counter(t for terms in titles.values() for t in terms)
+    names: dict[str, set[frozenset[str]]] = {}
+    for r in records:
+        acronyms = {t for a in _ACRONYM.findall(r.title) for t in content_terms(a)}
+        own = {frozenset([t]) for t in acronyms if in_titles[t] == 1}
+        own |= {
+            frozenset([t])
+            for t in titles[r.doc_id]
+            if in_titles[t] == 1
+            and _names_its_document(held_by.get(t, Counter()), r.doc_id, n_chunks)
+        }
+        if kinds[r.kind] == 1:  # "el plan operativo": every word of the kind
+            own.add(frozenset(content_terms(r.kind.replace("-", " "))))
+        names[r.doc_id] = own
+    return names
+
+
+def _names_its_document(held: Counter[str], doc_id: str, n_chunks: int) -> bool:
+    """A rare word whose passages mostly belong to this document."""
+    total = sum(held.values())
+    return 0 < total <= RARE_SHARE * n_chunks and held[doc_id] / total >= SPECIFIC_SHARE
+
+
+def named_documents(question: str, names: dict[str, set[frozenset[str]]]) -> list[str]:
+    """The documents the question names, in document-id order."""
+    terms = set(content_terms(question))
+    return sorted(d for d, own in names.items() if any(name <= terms for name in own))

@@ -1,0 +1,210 @@
+"""The answer policy: which units answer, and whether to answer at all. Learned, not hand-set.
+
+Two logistic models trained by `exporta train` on the gold questions (retrieval/training.py):
+the unit scorer (does this unit hold what was asked?) and the abstention classifier (do the
+documents cover the question?), with the thresholds chosen on cross-validation folds. The weights
+live in `retrieval/models/answer_policy.json`; answering needs only numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.features import (
+    ABSTENTION_FEATURES,
+    KINDS,
+    QUESTION_FEATURES,
+    QUESTION_VECTOR_DIM,
+    UNIT_FEATURES,
+    Candidate,
+    QuestionView,
+    unit_matrix,
+)
+
+POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
+MAX_UNITS = 4
+
+
+@dataclass
+class LogisticModel:
+    """Standardised features, weights and intercept of a fitted logistic regression."""
+
+    names: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        if x.size == 0:
+            return np.zeros(0)
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+    def to_dict(self) -> dict:
+        return {
+            "names": self.names,
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "coef": self.coef.round(6).tolist(),
+            "intercept": round(float(self.intercept), 6),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, expected: list[str]) -> LogisticModel:
+        if data["names"] != expected:
+            raise ValueError("answer policy features differ from the code: run `exporta train`")
+        return cls(
+            data["names"],
+            np.asarray(data["mean"]),
+            np.asarray(data["scale"]),
+            np.asarray(data["coef"]),
+            float(data["intercept"]),
+        )
+
+
+@dataclass
+class Deliberation:
+    """Everything the policy decides from: the question, its candidate units, retrieval signals."""
+
+    view: QuestionView
+    candidates: list[Candidate]
+    signals: dict[str, float]  # question-level retrieval signals (see QUESTION_FEATURES)
+    definitions: list[str] = field(default_factory=list)  # glossary lines for "¿qué es ACR?"
+    unit_x: np.ndarray | None = None
+
+    def units_x(self) -> np.ndarray:
+        if self.unit_x is None:
+            self.unit_x = unit_matrix(self.view, self.candidates)
+        return self.unit_x
+
+
+@dataclass(frozen=True)
+class Decision:
+    abstained: bool
+    uncertain: bool  # answered, but the match is not clear: said so
+    quotes: list[str]
+
+
+def question_vector(delib: Deliberation, unit_p: np.ndarray) -> np.ndarray:
+    """ABSTENTION_FEATURES for a deliberation, given its units' probabilities."""
+    ranked = np.sort(unit_p)[::-1] if unit_p.size else np.zeros(2)
+    x = delib.units_x()
+    cover = x[:, UNIT_FEATURES.index("cover")] if x.size else np.zeros(1)
+    dense = x[:, UNIT_FEATURES.index("dense")] if x.size else np.zeros(1)
+    f = dict(delib.signals)
+    f["p_best"] = float(ranked[0])
+    f["p_second"] = float(ranked[1]) if ranked.size > 1 else 0.0
+    f["cover_best_unit"] = float(cover.max())
+    f["dense_best_unit"] = float(dense.max())
+    f["glossary"] = float(bool(delib.definitions))
+    for kind in KINDS:
+        f[f"kind={kind.value}"] = float(delib.view.kind is kind)
+    own = np.zeros(QUESTION_VECTOR_DIM)
+    vector = np.asarray(delib.view.vector, dtype=np.float64).ravel()[:QUESTION_VECTOR_DIM]
+    own[: vector.size] = vector
+    return np.concatenate([[f[name] for name in QUESTION_FEATURES], own])
+
+
+@dataclass
+class AnswerPolicy:
+    units: LogisticModel
+    abstention: LogisticModel  # probability that the documents do not cover the question
+    abstain_at: float
+    uncertain_at: float
+    keep_ratio: float  # units scoring at least this share of the best one are quoted too
+    meta: dict = field(default_factory=dict)
+
+    def decide(self, delib: Deliberation, max_chars: int = 600) -> Decision:
+        unit_p = self.units.probability(delib.units_x())
+        p_out = float(self.abstention.probability(question_vector(delib, unit_p)[None, :])[0])
+        if not delib.candidates and not delib.definitions:
+            return Decision(True, False, [])
+        if p_out >= self.abstain_at:
+            return Decision(True, False, [])
+        quotes = select_quotes(delib, unit_p, self.keep_ratio, max_chars)
+        return Decision(not quotes, p_out >= self.uncertain_at, quotes)
+
+    def to_dict(self) -> dict:
+        return {
+            "units": self.units.to_dict(),
+            "abstention": self.abstention.to_dict(),
+            "abstain_at": round(self.abstain_at, 6),
+            "uncertain_at": round(self.uncertain_at, 6),
+            "keep_ratio": self.keep_ratio,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AnswerPolicy:
+        return cls(
+            LogisticModel.from_dict(data["units"], UNIT_FEATURES),
+            LogisticModel.from_dict(data["abstention"], ABSTENTION_FEATURES),
+            float(data["abstain_at"]),
+            float(data["uncertain_at"]),
+            float(data["keep_ratio"]),
+            data.get("meta", {}),
+        )
+
+    def save(self, path: Path = POLICY_FILE) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        path.write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = POLICY_FILE) -> AnswerPolicy:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def select_quotes(
+    delib: Deliberation, unit_p: np.ndarray, keep_ratio: float, max_chars: int
+) -> list[str]:
+    """The glossary lines, then the best units across sources, each cited, within max_chars."""
+    quotes = list(delib.definitions)
+    used = sum(len(q) + 1 for q in quotes)
+    if not unit_p.size:
+        return quotes
+    order = np.argsort(-unit_p, kind="stable")
+    best = unit_p[order[0]]
+    quoted_terms: set[str] = set()
+    quoted_units: list[str] = []
+    quoted_places: set[tuple[int, int]] = set()  # (source, unit position) already quoted
+    taken = 0
+    for i in order:
+        c = delib.candidates[i]
+        if taken and (unit_p[i] < keep_ratio * best or taken >= MAX_UNITS):
+            break
+        piece = f"{c.unit.text} [{c.n}]"
+        places = _places(c)
+        if taken and (
+            c.terms <= quoted_terms
+            or places & quoted_places
+            or _overlaps(c.unit.text, quoted_units)
+        ):
+            continue  # says nothing that was not quoted already
+        if used + len(piece) > max_chars:
+            if quotes:
+                continue
+            piece = f"{c.unit.text[: max_chars - 8].rsplit(' ', 1)[0]} … [{c.n}]"
+        quotes.append(piece)
+        used += len(piece) + 1
+        quoted_terms |= c.terms
+        quoted_units.append(c.unit.text)
+        quoted_places |= places
+        taken += 1
+    return quotes
+
+
+def _places(c: Candidate) -> set[tuple[int, int]]:
+    """The units of its source a candidate quotes (a pair quotes two)."""
+    span = 2 if c.unit.kind == "pair" else 1
+    return {(c.n, c.unit.position + i) for i in range(span)}
+
+
+def _overlaps(text: str, quoted: list[str]) -> bool:
+    """The unit is part of a quoted one, or holds one (a pair and its halves)."""
+    return any(text in q or q in text for q in quoted)

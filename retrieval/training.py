@@ -1,0 +1,258 @@
+"""Training and cross-validation of the answer policy on gold questions.
+
+`exporta train` fits the unit scorer and the abstention classifier on train.jsonl and writes
+retrieval/models/answer_policy.json; `exporta eval --folds 5` reports the same procedure
+cross-validated: every figure comes from questions the models being scored never saw. Thresholds
+(when to abstain, how many units to quote) are chosen inside each training part, on its own inner
+folds, never on the fold being scored.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.evaluation import EvalReport, ItemResult, first_hit_rank, key_matcher, load_gold
+from retrieval.features import ABSTENTION_FEATURES, UNIT_FEATURES
+from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, question_vector
+from retrieval.service import AnswerService
+
+logger = logging.getLogger(__name__)
+
+MAX_FALSE_ABSTENTION = 0.02  # on inner folds, so that unseen questions stay under 0.03
+UNCERTAIN_QUANTILE = 0.90  # the least sure tenth of covered questions get "lo más cercano"
+KEEP_RATIOS = (0.2, 0.35, 0.5, 0.65, 0.8)
+UNIT_C = 0.5
+ABSTENTION_C = 0.01  # strong: 405 features (the e5 vector among them) for ~300 questions
+SEED = 13
+
+
+@dataclass
+class Example:
+    """One gold question, retrieved once; the policy is refitted on it many times."""
+
+    item: dict
+    delib: Deliberation
+    rank: int | None
+    labels: np.ndarray  # per candidate unit: it holds one of the answer keys
+    latency_ms: float
+
+    @property
+    def answerable(self) -> bool:
+        return self.item["category"] != "unanswerable"
+
+
+def collect(
+    service: AnswerService,
+    items: Sequence[dict],
+    has_key: Callable[[str, str], bool],
+    on_item: Callable[[int], None] | None = None,
+) -> list[Example]:
+    """Deliberations of the service on every gold question, with each unit's label."""
+    examples = []
+    for i, item in enumerate(items, start=1):
+        started = time.perf_counter()
+        question = service.validate(item["question"])
+        delib, sources = service.deliberate(question, k=10)
+        latency = (time.perf_counter() - started) * 1000
+        delib.units_x()
+        category = item["category"]
+        rank = (
+            None
+            if category == "unanswerable"
+            else first_hit_rank(
+                [s.text for s in sources], item["evidence"], multihop=category == "multihop"
+            )
+        )
+        labels = np.asarray(
+            [any(has_key(c.unit.text, k) for k in item["must_contain"]) for c in delib.candidates],
+            dtype=float,
+        )
+        examples.append(Example(item, delib, rank, labels, latency))
+        if on_item:
+            on_item(i)
+    return examples
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, c: float, names: list[str], class_weight: str | None = None
+) -> LogisticModel:
+    """A standardised, L2-regularised logistic regression (scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    return LogisticModel(names, mean, scale, model.coef_[0], float(model.intercept_[0]))
+
+
+def folds_of(examples: Sequence[Example], k: int, seed: int = SEED) -> list[int]:
+    """A fold number per example, stratified by category, reproducible."""
+    rng = random.Random(seed)
+    fold = [0] * len(examples)
+    by_category: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        by_category.setdefault(e.item["category"], []).append(i)
+    offset = 0
+    for category in sorted(by_category):
+        members = by_category[category]
+        rng.shuffle(members)
+        for j, i in enumerate(members):
+            fold[i] = (j + offset) % k
+        offset += len(members)
+    return fold
+
+
+def fit_units(examples: Sequence[Example], c: float = UNIT_C) -> LogisticModel:
+    rows = [e for e in examples if e.labels.size]
+    x = np.vstack([e.delib.units_x() for e in rows])
+    y = np.concatenate([e.labels for e in rows])
+    return fit_logistic(x, y, c, UNIT_FEATURES)
+
+
+def fit_abstention(
+    examples: Sequence[Example], unit_p: Sequence[np.ndarray], c: float = ABSTENTION_C
+) -> LogisticModel:
+    x = np.vstack([question_vector(e.delib, p) for e, p in zip(examples, unit_p, strict=True)])
+    y = np.asarray([not e.answerable for e in examples], dtype=float)
+    return fit_logistic(x, y, c, ABSTENTION_FEATURES)
+
+
+def _oof_unit_probabilities(examples: Sequence[Example], k: int) -> list[np.ndarray]:
+    fold = folds_of(examples, k, SEED + 1)
+    out: list[np.ndarray] = [np.zeros(0)] * len(examples)
+    for f in range(k):
+        model = fit_units([e for e, g in zip(examples, fold, strict=True) if g != f])
+        for i, e in enumerate(examples):
+            if fold[i] == f:
+                out[i] = model.probability(e.delib.units_x())
+    return out
+
+
+def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolicy:
+    """The unit scorer and abstention classifier fitted on the examples; the thresholds and the
+    number of quoted units chosen on inner folds of the same examples."""
+    examples = list(examples)
+    unit_p = _oof_unit_probabilities(examples, inner_folds)
+    # Abstention probabilities the way unseen questions get them: from models that did not see them.
+    fold = folds_of(examples, inner_folds, SEED + 2)
+    p_out = np.zeros(len(examples))
+    for f in range(inner_folds):
+        train = [i for i in range(len(examples)) if fold[i] != f]
+        model = fit_abstention([examples[i] for i in train], [unit_p[i] for i in train])
+        for i in range(len(examples)):
+            if fold[i] == f:
+                x = question_vector(examples[i].delib, unit_p[i])[None, :]
+                p_out[i] = model.probability(x)[0]
+    answerable = np.asarray([e.answerable for e in examples])
+    abstain_at = _threshold(p_out[answerable], MAX_FALSE_ABSTENTION)
+    uncertain_at = min(abstain_at, float(np.quantile(p_out[answerable], UNCERTAIN_QUANTILE)))
+    keep_ratio = _best_keep_ratio(
+        [e for e, a in zip(examples, answerable, strict=True) if a],
+        [p for p, a in zip(unit_p, answerable, strict=True) if a],
+    )
+    return AnswerPolicy(
+        fit_units(examples),
+        fit_abstention(examples, unit_p),
+        abstain_at,
+        uncertain_at,
+        keep_ratio,
+        {"examples": len(examples), "inner_folds": inner_folds},
+    )
+
+
+def _threshold(answerable_p: np.ndarray, max_rate: float) -> float:
+    """The lowest probability above which at most `max_rate` of covered questions fall."""
+    ranked = np.sort(answerable_p)[::-1]
+    allowed = int(np.floor(max_rate * len(ranked)))
+    if allowed >= len(ranked):
+        return 1.0
+    return float(min(1.0, ranked[allowed] + 1e-6))
+
+
+def _best_keep_ratio(examples: list[Example], unit_p: list[np.ndarray]) -> float:
+    from retrieval.policy import select_quotes
+
+    has_key = _has_key()
+    best, best_score = KEEP_RATIOS[-1], -1.0
+    for ratio in sorted(KEEP_RATIOS, reverse=True):  # ties go to the shorter answers
+        score = sum(
+            all(has_key(" ".join(select_quotes(e.delib, p, ratio, 600)), k) for k in keys)
+            for e, p in zip(examples, unit_p, strict=True)
+            if (keys := e.item["must_contain"])
+        )
+        if score > best_score:
+            best, best_score = ratio, score
+    return best
+
+
+_KEY_MATCHER: list[Callable[[str, str], bool]] = []
+
+
+def _has_key() -> Callable[[str, str], bool]:
+    if not _KEY_MATCHER:
+        from retrieval.evaluation import builtin_answer_has_key
+
+        _KEY_MATCHER.append(builtin_answer_has_key)
+    return _KEY_MATCHER[0]
+
+
+def use_key_matcher(has_key: Callable[[str, str], bool]) -> None:
+    """Score with the grader's matcher (verify.py beside the gold) when there is one."""
+    _KEY_MATCHER[:] = [has_key]
+
+
+def score(examples: Sequence[Example], policy_for: Callable[[int], AnswerPolicy]) -> EvalReport:
+    """Answers of the policy to each example (`policy_for(i)` gives the one that may see it)."""
+    has_key = _has_key()
+    report = EvalReport(k=10)
+    for i, e in enumerate(examples):
+        decision = policy_for(i).decide(e.delib)
+        answer = " ".join(decision.quotes)
+        keys_ok = not decision.abstained and all(has_key(answer, k) for k in e.item["must_contain"])
+        report.items.append(
+            ItemResult(
+                e.item["id"],
+                e.item["category"],
+                e.rank,
+                keys_ok,
+                decision.abstained,
+                e.latency_ms,
+                answer,
+            )
+        )
+    return report
+
+
+def cross_validate(
+    examples: Sequence[Example],
+    k: int = 5,
+    fit: Callable[[Sequence[Example]], AnswerPolicy] = fit_policy,
+) -> EvalReport:
+    """Every example answered by a policy fitted on the other folds."""
+    fold = folds_of(examples, k)
+    policies = [fit([e for e, g in zip(examples, fold, strict=True) if g != f]) for f in range(k)]
+    return score(examples, lambda i: policies[fold[i]])
+
+
+def load_examples(service: AnswerService, gold_path, progress: bool = False) -> list[Example]:
+    """The gold file's questions run through the service (with the grader's key matcher)."""
+    has_key = key_matcher(gold_path)
+    use_key_matcher(has_key)
+    items = load_gold(gold_path)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), unit="preg", desc="Preguntas", disable=None)
+    examples = collect(service, items, has_key, (lambda _i: bar.update(1)) if bar else None)
+    if bar:
+        bar.close()
+    return examples

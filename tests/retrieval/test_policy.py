@@ -1,0 +1,142 @@
+"""The learned answer policy: unit scorer, abstention classifier and quote selection, on small
+synthetic deliberations (no gold question is copied here)."""
+
+import numpy as np
+import pytest
+
+from retrieval.features import Candidate, QuestionView, unit_terms
+from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
+from retrieval.query import QuestionType, classify
+from retrieval.training import (
+    Example,
+    _threshold,
+    cross_validate,
+    fit_logistic,
+    fit_policy,
+    folds_of,
+)
+from retrieval.units import Unit
+
+pytest.importorskip("sklearn")
+
+TOPICS = ["orégano", "palta", "pisco", "quinua", "alpaca", "cacao", "café", "uva", "mango", "olivo"]
+
+
+def _view(question: str) -> QuestionView:
+    terms = unit_terms(question)
+    weights = {t: 1.0 for t in terms}
+    return QuestionView(terms, weights, classify(question), frozenset(), False, np.ones(4) / 2)
+
+
+def _candidate(text: str, n: int, rank: int, kind: str = "sentence", vector=None) -> Candidate:
+    return Candidate(Unit(text, kind, 0), n, rank, unit_terms(text), vector)
+
+
+def _responsible_example(topic: str, answered: bool = True) -> Example:
+    """'who is responsible for X': the fact unit naming the entity holds the key."""
+    question = f"¿quién es responsable de la promoción del {topic}?"
+    near = np.ones(4) / 2
+    far = np.asarray([0.5, -0.5, 0.5, -0.5])
+    units = [
+        _candidate(f"La promoción del {topic} es una prioridad de la región.", 1, 0, vector=far),
+        _candidate(
+            f"Responsable: Dirección Regional de Agricultura (DRA) ({topic}).", 1, 0, "fact", near
+        ),
+        _candidate(
+            "El documento se elaboró con talleres participativos en 2019.", 2, 1, vector=far
+        ),
+    ]
+    if not answered:
+        units = [
+            _candidate("El clima de la costa es templado y seco durante el año.", 1, 0, vector=far)
+        ]
+    view = _view(question)
+    signals = {
+        "cover_top3": 0.8 if answered else 0.1, "unknown_share": 0.0 if answered else 0.6,
+        "missing_share": 0.1 if answered else 0.7, "missing_max_rarity": 0.2 if answered else 0.9,
+        "dense_top_chunk": 0.9 if answered else 0.8, "agreement": 0.6 if answered else 0.0,
+        "n_terms": 1.5, "unknown_names": 0.0,
+    }  # fmt: skip
+    delib = Deliberation(view, units, signals)
+    labels = np.asarray([float(answered and u.unit.kind == "fact") for u in units])
+    item = {
+        "id": topic, "category": "responsible" if answered else "unanswerable",
+        "must_contain": ["Dirección Regional de Agricultura"] if answered else [],
+    }  # fmt: skip
+    return Example(item, delib, 1 if answered else None, labels, 1.0)
+
+
+def _examples() -> list[Example]:
+    rng_topics = TOPICS * 3
+    return [_responsible_example(t, answered=i % 4 != 3) for i, t in enumerate(rng_topics)]
+
+
+def test_logistic_model_learns_a_separable_rule_and_round_trips():
+    x = np.asarray([[0.0, 1.0], [0.1, 0.9], [1.0, 0.2], [0.9, 0.0]] * 5)
+    y = np.asarray([0, 0, 1, 1] * 5, dtype=float)
+    model = fit_logistic(x, y, 1.0, ["a", "b"])
+    p = model.probability(np.asarray([[1.0, 0.0], [0.0, 1.0]]))
+    assert p[0] > 0.8 > 0.2 > p[1]
+    again = LogisticModel.from_dict(model.to_dict(), ["a", "b"])
+    assert np.allclose(again.probability(x), model.probability(x), atol=1e-5)
+    with pytest.raises(ValueError, match="exporta train"):
+        LogisticModel.from_dict(model.to_dict(), ["a", "c"])
+
+
+def test_the_trained_policy_quotes_the_responsible_and_abstains_off_topic(tmp_path):
+    policy = fit_policy(_examples(), inner_folds=3)
+    new = _responsible_example("maíz morado")
+    decision = policy.decide(new.delib)
+    assert not decision.abstained
+    assert decision.quotes[0].startswith("Responsable: Dirección Regional de Agricultura (DRA)")
+    assert decision.quotes[0].endswith("[1]")
+    off_topic = policy.decide(_responsible_example("maíz morado", answered=False).delib)
+    assert off_topic.abstained and off_topic.quotes == []
+    path = tmp_path / "policy.json"
+    policy.save(path)
+    assert AnswerPolicy.load(path).decide(new.delib).quotes == decision.quotes
+
+
+def test_cross_validation_scores_every_example_once_out_of_fold():
+    examples = _examples()
+    report = cross_validate(examples, k=3, fit=lambda part: fit_policy(part, inner_folds=3))
+    assert sorted(i.id for i in report.items) == sorted(e.item["id"] for e in examples)
+    metrics = report.metrics()
+    assert metrics["answer_key_accuracy"] == 1.0 and metrics["abstention_accuracy"] == 1.0
+
+
+def test_folds_are_stratified_and_reproducible():
+    examples = _examples()
+    fold = folds_of(examples, 3)
+    assert fold == folds_of(examples, 3)
+    for f in range(3):
+        categories = {e.item["category"] for e, g in zip(examples, fold, strict=True) if g == f}
+        assert categories == {"responsible", "unanswerable"}
+
+
+def test_threshold_keeps_false_abstention_under_the_rate():
+    p = np.linspace(0.0, 0.99, 100)
+    t = _threshold(p, 0.03)
+    assert (p >= t).mean() <= 0.03
+    assert (p >= t).sum() == 3
+
+
+def test_quotes_are_cited_deduplicated_and_within_the_budget():
+    view = _view("¿cuántos productores de orégano se capacitan?")
+    units = [
+        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 1, 0),
+        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 2, 1),
+        _candidate("Los productores de orégano reciben asistencia técnica. " * 12, 3, 2),
+        _candidate("El orégano seco se exporta a Brasil y Chile.", 1, 0),
+    ]
+    delib = Deliberation(view, units, {})
+    p = np.asarray([0.9, 0.85, 0.8, 0.1])
+    quotes = select_quotes(delib, p, keep_ratio=0.5, max_chars=600)
+    assert quotes == ["Se capacitan 80 productores de orégano en secado al 2025. [1]"]
+    single = select_quotes(delib, np.asarray([0.1, 0.1, 0.9, 0.1]), 0.5, max_chars=200)
+    assert len(single) == 1 and len(single[0]) <= 200 and single[0].endswith("… [3]")
+
+
+def test_question_types_do_not_depend_on_particular_words_of_one_question():
+    assert classify("quien se encarga de la promocion") is QuestionType.RESPONSIBLE
+    assert classify("que es la VUCE") is QuestionType.DEFINITION
