@@ -7,9 +7,9 @@ import pytest
 
 from ingest.pipeline import ingest
 from prompts import message
-from retrieval.features import UNIT_FEATURES
 from retrieval.contract import Source, Turn
 from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.features import UNIT_FEATURES
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
