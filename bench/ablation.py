@@ -38,7 +38,6 @@ UNIT_GROUPS = {
     "− tipo de pregunta × unidad": ("*",),
 }
 QUESTION_GROUPS = {
-    "− señales de cobertura (abstención)": ("cover_top3", "missing_share", "missing_max_rarity"),
     "− términos desconocidos (abstención)": ("unknown_share", "unknown_names"),
     "− acuerdo denso–léxico (abstención)": ("dense_top_chunk", "agreement"),
 }
@@ -63,9 +62,6 @@ def retrieval_variants(service) -> dict[str, Callable[[], contextlib.AbstractCon
     return {
         "− rerank por oración": lambda: patched(hybrid, "RERANK_WEIGHT", 0.0),
         "− tablas del año pedido": lambda: patched(hybrid, "YEAR_TABLE_WEIGHT", 0.0),
-        "− pregunta en dos partes": lambda: patched(
-            service_module, "split_question", lambda q: [q]
-        ),
         "− documentos nombrados": lambda: patched(service_module, "named_documents", lambda *_: []),
         "− denso (solo BM25)": lambda: patched(retriever, "_weights", [0.0, 1.0]),
         "− BM25 (solo denso)": lambda: patched(retriever, "_weights", [1.0, 0.0]),

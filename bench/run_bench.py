@@ -1,7 +1,9 @@
 """Quality, speed and memory figures for Exporta on the full bundled corpus, in one run.
 
-Prints ingest times, answer latency and memory, the dev-set quality (hit@k, MRR, answer keys,
-abstention) overall and per category, and an ablation (bench/ablation.py); asserts nothing.
+Prints ingest times, answer latency and memory, the quality of the answer policy cross-validated
+on train.jsonl (5 folds) and on dev.jsonl with the committed policy (hit@k, MRR, answer keys,
+abstention, overall and per category), and the ablation on folds (bench/ablation.py); asserts
+nothing.
 
 .venv/bin/python bench/run_bench.py                 # no-change re-ingest, query latency, memory
 .venv/bin/python bench/run_bench.py --rebuild       # also time a full rebuild (minutes)
@@ -47,6 +49,7 @@ def main() -> None:
     )
     parser.add_argument("--rebuild", action="store_true", help="time a full rebuild first")
     parser.add_argument("--gold", default=str(ROOT.parent / "shared" / "eval" / "dev.jsonl"))
+    parser.add_argument("--train", default=str(ROOT.parent / "shared" / "eval" / "train.jsonl"))
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions")
     parser.add_argument("--no-ablation", action="store_true", help="skip the ablation table")
     args = parser.parse_args()
@@ -86,15 +89,21 @@ def main() -> None:
         print(f"{name:<28}{value}")
 
     from retrieval.evaluation import evaluate
+    from retrieval.training import cross_validate, load_examples
 
+    train = Path(args.train)
     print()
+    print(f"Validación cruzada (5 partes) en {train.name}:")
+    print(cross_validate(load_examples(service, train), 5).table())
+    print()
+    print(f"{Path(args.gold).name} con la política guardada (entrenada en {train.name}):")
     print(evaluate(service, Path(args.gold), k=10).table())
     if not args.no_ablation:
         from ablation import ablation_table
 
         print()
-        print("Ablación (cada mecanismo apagado por separado, mismo índice):")
-        print(ablation_table(service, Path(args.gold)))
+        print(f"Ablación en las particiones de {train.name} (cada mecanismo apagado por separado):")
+        print(ablation_table(service, train))
 
 
 if __name__ == "__main__":

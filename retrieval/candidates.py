@@ -40,6 +40,9 @@ class UnitBook:
     def __len__(self) -> int:
         return sum(len(u) for u in self._units.values())
 
+    def units_of(self, chunk_id: str) -> list[Unit]:
+        return self._units.get(chunk_id, [])
+
     def _unit_terms(self, chunk_id: str) -> list[frozenset[str]]:
         if chunk_id not in self._terms:
             self._terms[chunk_id] = [unit_terms(u.text) for u in self._units.get(chunk_id, [])]

@@ -33,3 +33,7 @@ class ConfigurationError(ExportaError):
 
 class DocumentRejected(ExportaError):
     """A file that cannot be indexed; the message says why, in Spanish."""
+
+
+class PolicyMissing(ExportaError):
+    """The trained answer policy is missing or was trained for other features."""

@@ -34,13 +34,14 @@ def document_names(
             held_by[term][chunk.doc_id] += 1
     kinds = Counter(r.kind for r in records)
     titles: dict[str, set[str]] = {}
+    acronyms: dict[str, set[str]] = {}
     for r in records:
         titles[r.doc_id] = {t for t in content_terms(r.title) if len(t) >= MIN_NAME_CHARS}
-    in_titles = Counter(t for terms in titles.values() for t in terms)
+        acronyms[r.doc_id] = {t for a in _ACRONYM.findall(r.title) for t in content_terms(a)}
+    in_titles = Counter(t for d in titles for t in titles[d] | acronyms[d])
     names: dict[str, set[frozenset[str]]] = {}
     for r in records:
-        acronyms = {t for a in _ACRONYM.findall(r.title) for t in content_terms(a)}
-        own = {frozenset([t]) for t in acronyms if in_titles[t] == 1}
+        own = {frozenset([t]) for t in acronyms[r.doc_id] if in_titles[t] == 1}
         own |= {
             frozenset([t])
             for t in titles[r.doc_id]

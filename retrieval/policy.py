@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.errors import PolicyMissing
 from retrieval.features import (
     ABSTENTION_FEATURES,
     KINDS,
@@ -57,7 +58,7 @@ class LogisticModel:
     @classmethod
     def from_dict(cls, data: dict, expected: list[str]) -> LogisticModel:
         if data["names"] != expected:
-            raise ValueError("answer policy features differ from the code: run `exporta train`")
+            raise PolicyMissing("errors.policy_missing", path=POLICY_FILE)
         return cls(
             data["names"],
             np.asarray(data["mean"]),
@@ -119,15 +120,21 @@ class AnswerPolicy:
     keep_ratio: float  # units scoring at least this share of the best one are quoted too
     meta: dict = field(default_factory=dict)
 
-    def decide(self, delib: Deliberation, max_chars: int = 600) -> Decision:
+    def decide(
+        self, delib: Deliberation, max_chars: int = 600, uncertain_note: int = 0
+    ) -> Decision:
+        """Abstain, or the quotes that answer (within max_chars, less `uncertain_note` characters
+        when the match is uncertain and the answer says so)."""
         unit_p = self.units.probability(delib.units_x())
         p_out = float(self.abstention.probability(question_vector(delib, unit_p)[None, :])[0])
         if not delib.candidates and not delib.definitions:
             return Decision(True, False, [])
         if p_out >= self.abstain_at:
             return Decision(True, False, [])
-        quotes = select_quotes(delib, unit_p, self.keep_ratio, max_chars)
-        return Decision(not quotes, p_out >= self.uncertain_at, quotes)
+        uncertain = p_out >= self.uncertain_at
+        budget = max_chars - (uncertain_note if uncertain else 0)
+        quotes = select_quotes(delib, unit_p, self.keep_ratio, budget)
+        return Decision(not quotes, uncertain, quotes)
 
     def to_dict(self) -> dict:
         return {
@@ -157,6 +164,8 @@ class AnswerPolicy:
 
     @classmethod
     def load(cls, path: Path = POLICY_FILE) -> AnswerPolicy:
+        if not path.is_file():
+            raise PolicyMissing("errors.policy_missing", path=path)
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 

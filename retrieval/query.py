@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from retrieval.text import content_terms, fold_accents
-
-ELLIPTICAL_MAX_TERMS = 2  # a question part this short borrows the topic of what came before
+from retrieval.text import fold_accents
 
 
 class QuestionType(StrEnum):
@@ -51,34 +49,6 @@ _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 
 def years_in(text: str) -> list[str]:
     return [m.group(0) for m in _YEAR.finditer(text)]
-
-
-_SECOND_QUESTION = re.compile(
-    r"\s+y\s+(?=(?:en\s+|a\s+|de\s+|con\s+|para\s+|por\s+)?(?:que|cuant[oa]s?|quien(?:es)?|"
-    r"cual(?:es)?|donde|cuando|como)\b)"
-)
-_TOPIC = re.compile(r"^([^:¿?]{2,40}):\s*")
-
-
-def split_question(question: str) -> list[str]:
-    """A question in two parts ("¿cuántos meses … y cuántas entidades …?") as two questions,
-    each keeping the topic the question opens with ("rpe: …", "INACAL: …")."""
-    folded = fold_accents(question)
-    match = _SECOND_QUESTION.search(folded)
-    if not match:
-        return [question]
-    # fold_accents keeps the length of accent-free text only; cut the original at the same word.
-    words_before = len(folded[: match.start()].split())
-    words = question.split()
-    first, second = " ".join(words[:words_before]), " ".join(words[words_before + 1 :])
-    if len(content_terms(first)) < 2:
-        return [question]  # "¿Cuándo y dónde …?": one question about two things
-    topic = _TOPIC.match(question)
-    if len(content_terms(second)) <= ELLIPTICAL_MAX_TERMS:
-        second = f"{first} {second}"  # "… y cuánto crecieron?" is about what the first part names
-    elif topic and not second.startswith(topic.group(0)):
-        second = f"{topic.group(1)}: {second}"
-    return [first, second]
 
 
 _OBJECTIVE_WORDS = re.compile(r"\bobjetivo\s+prioritario\s+(?:n[°º.]?\s*)?(\d)\b", re.IGNORECASE)

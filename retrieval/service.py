@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import zip_longest
 from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
@@ -19,13 +18,13 @@ from retrieval.answerer import Answerer
 from retrieval.candidates import UnitBook
 from retrieval.contract import Answer, DocumentRecord, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
-from retrieval.errors import IndexMissing, InvalidQuestion
+from retrieval.errors import IndexMissing, InvalidQuestion, PolicyMissing
 from retrieval.features import QuestionView, figures_in, wants_share
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
 from retrieval.mentions import document_names, named_documents
 from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
-from retrieval.query import QuestionType, classify, split_question, with_codes, years_in
+from retrieval.query import QuestionType, classify, with_codes, years_in
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -33,7 +32,6 @@ from retrieval.text import content_terms
 logger = logging.getLogger(__name__)
 
 NAMED_DEPTH = 30  # how deep to look for the best passage of each document a question names
-MISSING_DEPTH = 5  # the passages whose terms count as "held" for the abstention signals
 _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
@@ -73,8 +71,7 @@ class AnswerService:
         self.store = store
         self.embedder = embedder
         self._answerer = answerer
-        # Until `exporta train` has written one, the service can deliberate but not answer.
-        self._policy = policy or (AnswerPolicy.load() if POLICY_FILE.is_file() else None)
+        self._policy = policy or _committed_policy()
         self._index = self._load(store.manifest(fresh=True))
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
@@ -114,6 +111,10 @@ class AnswerService:
     @property
     def glossary(self) -> Glossary:
         return self._index.glossary
+
+    @property
+    def units(self) -> UnitBook:
+        return self._index.units
 
     @property
     def policy(self) -> AnswerPolicy | None:
@@ -175,8 +176,9 @@ class AnswerService:
         )
         retrieved_at = time.perf_counter()
         if index.policy is None:
-            raise FileNotFoundError(f"{POLICY_FILE} is missing: run `exporta train`")
-        decision = index.policy.decide(delib, self.settings.max_answer_chars)
+            raise PolicyMissing("errors.policy_missing", path=POLICY_FILE)
+        note = len(message("answer.uncertain", answer=""))
+        decision = index.policy.decide(delib, self.settings.max_answer_chars, note)
         if no_topic:
             decision = Decision(True, False, [])
         abstained = decision.abstained
@@ -218,7 +220,7 @@ class AnswerService:
         vector = self.embedder.embed_query(topic)
         signals: dict[str, float] = {}
         ranked = self._retrieve(
-            index, topic, max(k, MISSING_DEPTH), years if kind is QuestionType.TARGET else [],
+            index, topic, k, years if kind is QuestionType.TARGET else [],
             vector, signals,
         )  # fmt: skip
         glossary = self._glossary_chunks(index, topic)
@@ -252,22 +254,12 @@ class AnswerService:
         vector=None,
         signals: dict[str, float] | None = None,
     ) -> list[Retrieved]:
-        """The best chunks; for a question in two parts, the best for the whole and for each part
-        in turn, so that both parts find their evidence."""
-        whole = index.retriever.retrieve(query, max(k, NAMED_DEPTH), years, vector, signals)
+        """The best chunks, with the best passage of each document the question names."""
+        ranked = index.retriever.retrieve(query, max(k, NAMED_DEPTH), years, vector, signals)
         named = named_documents(query, index.names)
         if len(named) >= 2:  # "según el estudio … y según la PNMCE": each named one is read
-            whole = cover_documents(whole, named, min(k, self.settings.top_k))
-        whole = whole[:k]
-        parts = split_question(query)
-        if len(parts) == 1:
-            return whole
-        rankings = [whole, *(index.retriever.retrieve(q, k, years) for q in parts)]
-        merged: dict[str, Retrieved] = {}
-        for group in zip_longest(*rankings):  # rankings can be shorter than k on a small index
-            for retrieved in filter(None, group):
-                merged.setdefault(retrieved.chunk.chunk_id, retrieved)
-        return list(merged.values())[:k]
+            ranked = cover_documents(ranked, named, min(k, self.settings.top_k))
+        return ranked[:k]
 
     def _with_context(self, question: str, history: Sequence[Turn]) -> str:
         """An elliptical follow-up ("¿y en 2025?") borrows the previous question's topic."""
@@ -301,9 +293,6 @@ class AnswerService:
         """Question-level evidence of coverage: what the corpus and the best passages hold."""
         retriever = index.retriever
         terms = view.terms
-        top = [retriever.terms_of(r.chunk.chunk_id) for r in ranked[:MISSING_DEPTH]]
-        held = frozenset().union(*top)
-        missing = [t for t in terms if t not in held and not t.isdigit()]
         unknown = [t for t in terms if not retriever.knows(t)]
         names = [
             name
@@ -311,13 +300,19 @@ class AnswerService:
             if not any(retriever.knows(t) for t in content_terms(name))
         ]
         return {
-            "cover_top3": max((view.cover(t) for t in top[:3]), default=0.0),
             "unknown_share": fsum(view.weights[t] for t in unknown) / view.total,
-            "missing_share": fsum(view.weights[t] for t in missing) / view.total,
-            "missing_max_rarity": max((retriever.rarity(t) for t in missing), default=0.0),
             "n_terms": math.log1p(len(terms)),
             "unknown_names": float(bool(names)),
         }
+
+
+def _committed_policy() -> AnswerPolicy | None:
+    """The trained policy; without one (before `exporta train`) the service deliberates only."""
+    try:
+        return AnswerPolicy.load()
+    except PolicyMissing as exc:
+        logger.error("%s", exc)
+        return None
 
 
 def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[Retrieved]:

@@ -4,6 +4,7 @@ synthetic deliberations (no gold question is copied here)."""
 import numpy as np
 import pytest
 
+from retrieval.errors import PolicyMissing
 from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
@@ -52,8 +53,7 @@ def _responsible_example(topic: str, answered: bool = True) -> Example:
         ]
     view = _view(question)
     signals = {
-        "cover_top3": 0.8 if answered else 0.1, "unknown_share": 0.0 if answered else 0.6,
-        "missing_share": 0.1 if answered else 0.7, "missing_max_rarity": 0.2 if answered else 0.9,
+        "unknown_share": 0.0 if answered else 0.6,
         "dense_top_chunk": 0.9 if answered else 0.8, "agreement": 0.6 if answered else 0.0,
         "n_terms": 1.5, "unknown_names": 0.0,
     }  # fmt: skip
@@ -79,7 +79,7 @@ def test_logistic_model_learns_a_separable_rule_and_round_trips():
     assert p[0] > 0.8 > 0.2 > p[1]
     again = LogisticModel.from_dict(model.to_dict(), ["a", "b"])
     assert np.allclose(again.probability(x), model.probability(x), atol=1e-5)
-    with pytest.raises(ValueError, match="exporta train"):
+    with pytest.raises(PolicyMissing, match="exporta train"):
         LogisticModel.from_dict(model.to_dict(), ["a", "c"])
 
 

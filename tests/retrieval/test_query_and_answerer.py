@@ -1,6 +1,6 @@
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
-from retrieval.query import QuestionType, classify, split_question, with_codes
+from retrieval.query import QuestionType, classify, with_codes
 from retrieval.quotes import extend_row, label_values
 
 
@@ -75,31 +75,6 @@ def test_definitions_group_equal_expansions_and_name_documents_when_they_differ(
         "CERX (PERX): Comité Regional de Exportaciones. [1]",
         "CERX (PNMCE): Comités Ejecutivos Regionales Exportadores. [2]",
     ]
-
-
-def test_a_question_in_two_parts_is_split_keeping_its_topic():
-    assert split_question(
-        "rpe: cuantos meses duraba el piloto y cuantas entidades publicas articula?"
-    ) == ["rpe: cuantos meses duraba el piloto", "rpe: cuantas entidades publicas articula?"]
-    # A short second part is about what the first part names.
-    assert split_question("que fue el programa Sepymex y cuantas operaciones garantizo?") == [
-        "que fue el programa Sepymex",
-        "que fue el programa Sepymex cuantas operaciones garantizo?",
-    ]
-    assert split_question("¿Cuándo y dónde se lanzó la Ruta Productiva Exportadora?") == [
-        "¿Cuándo y dónde se lanzó la Ruta Productiva Exportadora?"
-    ]
-    assert split_question("requisitos sanitarios y fitosanitarios para exportar") == [
-        "requisitos sanitarios y fitosanitarios para exportar"
-    ]
-
-
-def test_both_parts_of_a_two_part_question_find_their_evidence(service):
-    answer = service.answer(
-        "¿Cuántas OCEX tiene el Perú y quién provee el servicio de capacitación en calidad?", k=5
-    )
-    texts = " ".join(s.text for s in answer.sources)
-    assert "OCEX" in texts and "S5.2.1" in texts
 
 
 def test_a_list_after_a_colon_is_quoted_item_by_item_up_to_its_end():

@@ -1,0 +1,44 @@
+"""Documents a question names, read off the catalog's own titles and kinds."""
+
+from retrieval.contract import Chunk, DocumentRecord
+from retrieval.mentions import document_names, named_documents
+from retrieval.service import Retrieved, cover_documents
+
+
+def record(doc_id: str, title: str, kind: str) -> DocumentRecord:
+    return DocumentRecord(doc_id, title, kind, None, None, f"{doc_id}.txt", "h", 1, "t")
+
+
+def chunk(doc_id: str, text: str, n: int = 0) -> Chunk:
+    return Chunk(f"{doc_id}-{n}", doc_id, text, doc_id, "x", None, None, None, None, None, "v", n)
+
+
+RECORDS = [
+    record("plan-cafe", "Plan Regional de Café de Junín (PRC)", "plan"),
+    record("estudio-cacao", "Estudio del cacao amazónico", "estudio"),
+    record("politica", "Política Nacional de Comercio (PNC)", "politica"),
+]
+CHUNKS = [
+    chunk("plan-cafe", "El café de Junín se exporta a Europa; la región promueve el comercio."),
+    chunk("estudio-cacao", "El cacao amazónico crece en la región; su comercio crece."),
+    chunk("politica", "La política de comercio exterior promueve la región."),
+    *(chunk("politica", f"El comercio exterior de la región crece {i}.", i) for i in range(1, 30)),
+]
+
+
+def test_documents_are_named_by_kind_acronym_and_their_own_rare_title_words():
+    names = document_names(RECORDS, CHUNKS)
+    assert named_documents("segun el estudio y la PNC, cuanto crece?", names) == [
+        "estudio-cacao",
+        "politica",
+    ]
+    assert named_documents("que dice el PRC sobre el cafe?", names) == ["plan-cafe"]
+    # "comercio" and "región" are in every document: they name none.
+    assert named_documents("como crece el comercio de la region?", names) == []
+
+
+def test_each_named_document_gets_its_best_passage_among_the_first_k():
+    ranked = [Retrieved(c, 1.0 / (i + 1)) for i, c in enumerate(CHUNKS[2:8] + CHUNKS[:2])]
+    top = cover_documents(ranked, ["estudio-cacao", "politica"], 3)
+    assert {r.chunk.doc_id for r in top[:3]} == {"estudio-cacao", "politica"}
+    assert len(top) == len(ranked) and top[0] is ranked[0]
