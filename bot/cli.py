@@ -162,15 +162,23 @@ def _ask_interactive(service, args: argparse.Namespace) -> int:
         print(render_answer(answer))
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate
+def _gold_service(args: argparse.Namespace):
+    """The gold file and the service that answers it, or None (said on stderr) without the file."""
     from retrieval.service import AnswerService
 
     gold = Path(args.gold)
     if not gold.is_file():
         print(f"Error: {gold}: {message('ingest.missing_path')}", file=sys.stderr)
+        return None
+    return gold, AnswerService.from_settings(_settings(args))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from retrieval.evaluation import evaluate
+
+    if (found := _gold_service(args)) is None:
         return EXIT_USER_ERROR
-    service = AnswerService.from_settings(_settings(args))
+    gold, service = found
     if args.folds:
         from retrieval.training import cross_validate, load_examples
 
@@ -186,14 +194,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from retrieval.policy import POLICY_FILE
-    from retrieval.service import AnswerService
     from retrieval.training import cross_validate, fit_policy, load_examples
 
-    gold = Path(args.gold)
-    if not gold.is_file():
-        print(f"Error: {gold}: {message('ingest.missing_path')}", file=sys.stderr)
+    if (found := _gold_service(args)) is None:
         return EXIT_USER_ERROR
-    service = AnswerService.from_settings(_settings(args))
+    gold, service = found
     examples = load_examples(service, gold, progress=True)
     if args.folds:
         print(f"Validación cruzada en {args.folds} partes de {gold.name}:")

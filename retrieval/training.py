@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.errors import ConfigurationError
 from retrieval.evaluation import EvalReport, ItemResult, first_hit_rank, key_matcher, load_gold
 from retrieval.features import ABSTENTION_FEATURES, UNIT_FEATURES
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, question_vector
@@ -83,7 +84,14 @@ def fit_logistic(
     x: np.ndarray, y: np.ndarray, c: float, names: list[str], class_weight: str | None = None
 ) -> LogisticModel:
     """A standardised, L2-regularised logistic regression (scikit-learn)."""
-    from sklearn.linear_model import LogisticRegression
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:  # answering needs numpy only; training needs the `train` extra
+        raise ConfigurationError(
+            "errors.missing_dependency",
+            package="scikit-learn",
+            purpose="entrenar la política de respuesta",
+        ) from exc
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
