@@ -204,7 +204,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Validación cruzada en {args.folds} partes de {gold.name}:")
         print(cross_validate(examples, args.folds).table())
     policy = fit_policy(examples)
-    policy.meta["gold"] = gold.name
+    policy.meta.update(gold=gold.name, embedding_model=service.embedder.identity)
     output = args.output or POLICY_FILE
     policy.save(output)
     print(f"Política guardada en {output} ({len(examples)} preguntas).")

@@ -28,6 +28,7 @@ from retrieval.features import (
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
+MIN_NEW_TERMS = 0.25  # a further unit must say at least this share of words not quoted yet
 
 
 @dataclass
@@ -185,12 +186,14 @@ def select_quotes(
     taken = 0
     for i in order:
         c = delib.candidates[i]
-        if taken and (unit_p[i] < keep_ratio * best or taken >= MAX_UNITS):
+        # After the glossary's expansions, one sentence on what it is.
+        most = 1 if delib.definitions else MAX_UNITS
+        if taken and (unit_p[i] < keep_ratio * best or taken >= most):
             break
         piece = f"{c.unit.text} [{c.n}]"
         places = _places(c)
         if taken and (
-            c.terms <= quoted_terms
+            len(c.terms - quoted_terms) < MIN_NEW_TERMS * len(c.terms)
             or places & quoted_places
             or _overlaps(c.unit.text, quoted_units)
         ):

@@ -72,6 +72,13 @@ class AnswerService:
         self.embedder = embedder
         self._answerer = answerer
         self._policy = policy or _committed_policy()
+        trained_with = (self._policy.meta if self._policy else {}).get("embedding_model")
+        if trained_with and trained_with != embedder.identity:
+            logger.warning(
+                "The answer policy was trained with %s, not %s: run `exporta train`",
+                trained_with,
+                embedder.identity,
+            )
         self._index = self._load(store.manifest(fresh=True))
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()

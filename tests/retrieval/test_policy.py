@@ -140,3 +140,33 @@ def test_quotes_are_cited_deduplicated_and_within_the_budget():
 def test_question_types_do_not_depend_on_particular_words_of_one_question():
     assert classify("quien se encarga de la promocion") is QuestionType.RESPONSIBLE
     assert classify("que es la VUCE") is QuestionType.DEFINITION
+
+
+def test_a_definition_gets_its_expansions_and_one_sentence_on_what_it_is():
+    view = _view("¿qué es la VUCE?")
+    units = [
+        _candidate("La VUCE permite gestionar trámites de comercio exterior en línea.", 2, 1),
+        _candidate(
+            "La VUCE reduce los tiempos de los trámites de exportación e importación.", 2, 1
+        ),
+    ]
+    delib = Deliberation(view, units, {}, ["VUCE: Ventanilla Única de Comercio Exterior. [1]"])
+    quotes = select_quotes(delib, np.asarray([0.9, 0.8]), keep_ratio=0.1, max_chars=600)
+    assert quotes == [
+        "VUCE: Ventanilla Única de Comercio Exterior. [1]",
+        "La VUCE permite gestionar trámites de comercio exterior en línea. [2]",
+    ]
+
+
+def test_a_unit_that_mostly_repeats_what_was_quoted_is_left_out():
+    view = _view("¿quién da la capacitación en calidad?")
+    units = [
+        _candidate("Responsable: MINCETUR; con participación de: INACAL, INDECOPI.", 1, 0, "fact"),
+        _candidate("Proveedor: Responsable MINCETUR con participación de INACAL e INDECOPI.", 1, 0),
+        _candidate(
+            "Las empresas exportadoras reciben la capacitación en línea y en regiones.", 2, 1
+        ),
+    ]
+    delib = Deliberation(view, units, {})
+    quotes = select_quotes(delib, np.asarray([0.9, 0.8, 0.5]), keep_ratio=0.1, max_chars=600)
+    assert [q[-3:] for q in quotes] == ["[1]", "[2]"]
