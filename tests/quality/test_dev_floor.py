@@ -18,8 +18,8 @@ TRAIN, DEV = EVAL / "train.jsonl", EVAL / "dev.jsonl"
 CV_FLOOR = {"hit@5": 0.87, "answer_key_accuracy": 0.53, "abstention_accuracy": 0.30}
 CV_CEILING = {"false_abstention_rate": 0.05}
 # Dev with the committed policy (50 items, 45 answerable: one item moves a rate by 0.022; measured
-# 0.933 / 0.756 / 0.600 / 0.022).
-DEV_FLOOR = {"hit@5": 0.88, "answer_key_accuracy": 0.68, "abstention_accuracy": 0.40}
+# 0.933 / 0.778 / 0.600 / 0.022).
+DEV_FLOOR = {"hit@5": 0.88, "answer_key_accuracy": 0.70, "abstention_accuracy": 0.40}
 DEV_CEILING = {"false_abstention_rate": 0.09}
 
 
