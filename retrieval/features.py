@@ -7,9 +7,11 @@ none names a word of a particular question.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from math import fsum
 
 import numpy as np
@@ -68,6 +70,8 @@ UNIT_FEATURES = [
     *(f"{k.value}*{p}" for k in KINDS for p in UNIT_PROPERTIES),
     *(f"{k.value}*cover_prev_rel" for k in KINDS),
 ]
+_INTERACTIONS = {k: [(p, f"{k.value}*{p}") for p in UNIT_PROPERTIES] for k in KINDS}
+_NO_INTERACTION = dict.fromkeys((n for n in UNIT_FEATURES if "*" in n), 0.0)
 QUESTION_FEATURES = [
     "p_best",
     "p_second",
@@ -98,6 +102,8 @@ class QuestionView:
     wants_share: bool
     vector: np.ndarray
     numbers: frozenset[str] = frozenset()  # figures the question itself writes
+    extends: dict[str, frozenset[str]] | None = None  # from the corpus vocabulary, if known
+    _covers: dict[frozenset[str], float] = field(default_factory=dict, repr=False)
 
     @property
     def total(self) -> float:
@@ -105,13 +111,17 @@ class QuestionView:
 
     def cover(self, terms: frozenset[str]) -> float:
         """Share of the question's IDF mass the terms hold (a relative of a word counts for it)."""
-        held = self.terms & terms
-        relatives = {
-            t
-            for t in self.terms - held
-            if len(t) >= MIN_FAMILY_STEM and not t.isdigit() and any(u.startswith(t) for u in terms)
-        }
-        return fsum(self.weights[t] for t in held | relatives) / self.total
+        if terms not in self._covers:  # a chunk's terms are asked for by each of its units
+            held = self.terms & terms
+            if self.extends is not None:  # corpus term -> the question terms it extends
+                relatives = {t for u in terms & self.extends.keys() for t in self.extends[u]}
+            else:
+                relatives = {
+                    t for t in self.terms if _may_extend(t) and any(u.startswith(t) for u in terms)
+                }
+            relatives -= held
+            self._covers[terms] = fsum(self.weights[t] for t in held | relatives) / self.total
+        return self._covers[terms]
 
 
 @dataclass
@@ -127,6 +137,21 @@ class Candidate:
     context: frozenset[str] = frozenset()
     chunk_terms: frozenset[str] = frozenset()
     features: dict[str, float] = field(default_factory=dict)
+
+
+def _may_extend(term: str) -> bool:
+    return len(term) >= MIN_FAMILY_STEM and not term.isdigit()
+
+
+def extensions(terms: frozenset[str], vocabulary: list[str]) -> dict[str, frozenset[str]]:
+    """Each word of the sorted vocabulary that extends a question term ("crecimient" for "crec")."""
+    found: dict[str, set[str]] = {}
+    for t in filter(_may_extend, terms):
+        i = bisect.bisect_left(vocabulary, t)
+        while i < len(vocabulary) and vocabulary[i].startswith(t):
+            found.setdefault(vocabulary[i], set()).add(t)
+            i += 1
+    return {u: frozenset(ts) for u, ts in found.items()}
 
 
 def unit_terms(text: str) -> frozenset[str]:
@@ -178,38 +203,66 @@ def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
             "novel_share": len(c.terms - view.terms) / max(1, len(c.terms)),
             **props,
         }
-        for kind in KINDS:
-            on = float(view.kind is kind)
-            for p in UNIT_PROPERTIES:
-                f[f"{kind.value}*{p}"] = on * props[p]
-            f[f"{kind.value}*cover_prev_rel"] = on * f["cover_prev_rel"]
+        f.update(_NO_INTERACTION)  # only the question's own type interacts with the unit
+        for p, name in _INTERACTIONS[view.kind]:
+            f[name] = props[p]
+        f[f"{view.kind.value}*cover_prev_rel"] = f["cover_prev_rel"]
         c.features = f
         rows.append([f[name] for name in UNIT_FEATURES])
     return np.asarray(rows, dtype=np.float64)
 
 
-def _properties(unit: Unit, view: QuestionView) -> dict[str, float]:
-    text = unit.text
-    years = set(_YEAR.findall(text))
-    figures = [f for f in _FIGURE.findall(text) if f.strip() not in years]
+@dataclass(frozen=True)
+class _Reading:
+    """What a unit's text holds, whatever the question (cached: units recur across questions)."""
+
+    years: frozenset[str]
+    figures: tuple[str, ...]
+    names: tuple[frozenset[str], ...]  # the terms of each acronym or capitalised name
+    percent: bool
+    label: bool
+    defining: bool
+    acronym_line: bool
+
+
+@lru_cache(maxsize=65536)
+def _read(text: str) -> _Reading:
+    years = frozenset(_YEAR.findall(text))
     names = _ACRONYM.findall(text) + _CAPITALISED.findall(text)
-    entities = len(names)
+    return _Reading(
+        years,
+        tuple(f.strip() for f in _FIGURE.findall(text) if f.strip() not in years),
+        tuple(_name_terms(n) for n in names),
+        "%" in text,
+        bool(_LABEL.match(text)),
+        bool(_DEFINING.search(fold_accents(text))),
+        bool(_ACRONYM_LINE.match(text)),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _name_terms(name: str) -> frozenset[str]:
+    return frozenset(content_terms(name))
+
+
+def _properties(unit: Unit, view: QuestionView) -> dict[str, float]:
+    r = _read(unit.text)
     # What the unit adds to the question: names and figures the question does not already hold.
-    novel_names = [n for n in names if not set(content_terms(n)) <= view.terms]
-    novel_figures = [f for f in figures if f.strip() not in view.numbers]
+    novel_names = [n for n in r.names if not n <= view.terms]
+    novel_figures = [f for f in r.figures if f not in view.numbers]
     return {
         "novel_entity": min(1.0, len(novel_names) / 2),
         "novel_number": min(1.0, len(novel_figures) / 2),
-        "number": min(1.0, len(figures) / 2),
-        "percent": float("%" in text),
-        "year_asked": float(bool(view.years & years)),
-        "entity": min(1.0, entities / 3),
+        "number": min(1.0, len(r.figures) / 2),
+        "percent": float(r.percent),
+        "year_asked": float(bool(view.years & r.years)),
+        "entity": min(1.0, len(r.names) / 3),
         "fact": float(unit.kind == "fact"),
         "list": float(unit.kind == "list"),
         "pair": float(unit.kind == "pair"),
-        "label": float(bool(_LABEL.match(text))),
-        "defining": float(bool(_DEFINING.search(fold_accents(text)))),
-        "acronym_line": float(bool(_ACRONYM_LINE.match(text))),
+        "label": float(r.label),
+        "defining": float(r.defining),
+        "acronym_line": float(r.acronym_line),
     }
 
 

@@ -70,6 +70,11 @@ class HybridRetriever:
     def term_weight(self, term: str) -> float:
         return self._lexical.weight(term)
 
+    @property
+    def vocabulary(self) -> list[str]:
+        """Every indexed term, sorted."""
+        return self._lexical.sorted_vocabulary
+
     def knows(self, term: str) -> bool:
         return self._lexical.knows(term)
 

@@ -42,7 +42,7 @@ class LexicalIndex:
         self._words = {w for chunk in chunks for w in words(chunk.indexed_text)}
         self._long_words = sorted(w for w in self._words if len(w) >= 5 and not w.isdigit())
         self._spelling: dict[str, str] = {}
-        self._sorted_vocabulary = sorted(self._vocabulary)
+        self.sorted_vocabulary = sorted(self._vocabulary)
         self._resembles: dict[str, bool] = {}
 
     def weight(self, term: str) -> float:
@@ -59,9 +59,7 @@ class LexicalIndex:
     def resembles_known(self, term: str) -> bool:
         """Whether an unknown term looks like a misspelling of a known one ("capasit")."""
         if term not in self._resembles:
-            close = difflib.get_close_matches(
-                term, self._sorted_vocabulary, n=3, cutoff=TYPO_CUTOFF
-            )
+            close = difflib.get_close_matches(term, self.sorted_vocabulary, n=3, cutoff=TYPO_CUTOFF)
             # A typo keeps about the word's length ("capasit" / "capacit", not "telefon" /
             # "telecomun").
             self._resembles[term] = any(abs(len(c) - len(term)) <= 1 for c in close)

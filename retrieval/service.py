@@ -19,7 +19,7 @@ from retrieval.candidates import UnitBook
 from retrieval.contract import Answer, DocumentRecord, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import IndexMissing, InvalidQuestion, PolicyMissing
-from retrieval.features import QuestionView, figures_in, wants_share
+from retrieval.features import QuestionView, extensions, figures_in, wants_share
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
 from retrieval.mentions import document_names, named_documents
@@ -242,6 +242,7 @@ class AnswerService:
             wants_share(topic),
             vector,
             figures_in(topic),
+            extensions(frozenset(weights), index.retriever.vocabulary),
         )
         signals.update(self._signals(index, topic, view, ranked))
         delib = Deliberation(
