@@ -233,26 +233,28 @@ def document_record(
 def _embed(
     chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
 ) -> np.ndarray:
-    """Vectors for the chunks, and their units' vectors set on each chunk (in place of the list),
-    reusing stored ones for text that was embedded before."""
+    """Vectors for the chunks (returned) and for their units (set on each chunk), reusing stored
+    ones for text that was embedded before."""
     known = store.vectors_for(sorted({c.text_hash for c in chunks}))
-    known_units = store.unit_vectors()
+    known_units = store.unit_vectors(sorted({c.doc_id for c in chunks}))
     for start in range(0, len(chunks), EMBED_BATCH):
         batch = chunks[start : start + EMBED_BATCH]
         missing = [c for c in batch if c.text_hash not in known]
         if missing:
             vectors = embedder.embed_passages([c.indexed_text for c in missing])
             known.update((c.text_hash, v) for c, v in zip(missing, vectors, strict=True))
-        texts = {u.text for c in batch for u in units_from_json(c.units)}
+        texts_of = [[u.text for u in units_from_json(c.units)] for c in batch]
+        units = [[unit_hash(t) for t in texts] for texts in texts_of]
+        texts = {t for chunk_texts in texts_of for t in chunk_texts}
         new_texts = sorted(t for t in texts if unit_hash(t) not in known_units)
         for i in range(0, len(new_texts), EMBED_BATCH * 4):
             part = new_texts[i : i + EMBED_BATCH * 4]
             vectors = embedder.embed_passages(part)
             known_units.update((unit_hash(t), v) for t, v in zip(part, vectors, strict=True))
-        for i, chunk in enumerate(batch, start=start):
-            units = [known_units[unit_hash(u.text)] for u in units_from_json(chunk.units)]
+        for i, (chunk, hashes) in enumerate(zip(batch, units, strict=True), start=start):
+            vectors = np.stack([known_units[h] for h in hashes]) if hashes else None
             chunks[i] = replace(
-                chunk, unit_vectors=encode_vectors(np.stack(units)) if units else None
+                chunk, unit_vectors=encode_vectors(vectors) if vectors is not None else None
             )
         advance(len(batch))
     return np.stack([known[c.text_hash] for c in chunks])

@@ -56,11 +56,11 @@ class UnitBook:
             vectors = self._vectors.get(source.chunk_id)
             terms = self._unit_terms(source.chunk_id)
             chunk_terms = self._chunk_terms(source.chunk_id)
+            context = self._context.get(source.chunk_id, frozenset())
             for i, unit in enumerate(units):
                 vector = vectors[i] if vectors is not None and len(vectors) == len(units) else None
                 before = terms[i - 1] if i > 0 else frozenset()
                 after = terms[i + 1] if i + 1 < len(terms) else frozenset()
-                context = self._context.get(source.chunk_id, frozenset())
                 found.append(
                     Candidate(
                         unit,

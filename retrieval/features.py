@@ -136,7 +136,6 @@ class Candidate:
     neighbours: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
     context: frozenset[str] = frozenset()
     chunk_terms: frozenset[str] = frozenset()
-    features: dict[str, float] = field(default_factory=dict)
 
 
 def _may_extend(term: str) -> bool:
@@ -207,7 +206,6 @@ def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
         for p, name in _INTERACTIONS[view.kind]:
             f[name] = props[p]
         f[f"{view.kind.value}*cover_prev_rel"] = f["cover_prev_rel"]
-        c.features = f
         rows.append([f[name] for name in UNIT_FEATURES])
     return np.asarray(rows, dtype=np.float64)
 

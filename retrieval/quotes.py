@@ -4,47 +4,26 @@ from __future__ import annotations
 
 import re
 
-from retrieval.query import QuestionType
 from retrieval.text import first_words
 
-MAX_QUOTE_CHARS = 280
-_SHORT_CELL = 120
 LIST_ITEMS = 6
 LIST_INTRO_WORDS = 25
 LIST_ITEM_WORDS = 8
 _VALUE = re.compile(r"-|\d[\d .,/]*%?")
-_VALUES_AT_END = re.compile(r"(?:\s(?:-|\d[\d.,]*%?)){2,}$")
 
 
-def extend_row(units: list[str], i: int, kind: QuestionType) -> str:
-    """A unit plus the short cells that follow it in a flattened table row.
-
-    For amounts: up to the first cell holding values ('N° de productores capacitados. 20 60 80').
-    For 'who': the involved entities, commitment and direct responsible that follow an action.
-    """
+def list_with_items(units: list[str], i: int) -> str:
+    """A list's introduction ("estos medios son:") with the items that follow it, each named by
+    its first clause; the introduction alone when no items follow."""
     text = units[i]
-    if text.endswith(":"):  # "estos medios son:" — the list that follows is the answer
-        items = [head for unit in _list_units(units[i + 1 :]) for head in _list_items(unit)]
-        if not items:
-            return text
-        intro = text.split()
-        intro_text = " ".join(
-            intro[-LIST_INTRO_WORDS:]
-        )  # what introduces the list, right before it
-        prefix = "… " if len(intro) > LIST_INTRO_WORDS else ""
-        listed = "; ".join(items[:LIST_ITEMS])
-        return f"{prefix}{intro_text} {listed}{'' if listed.endswith('…') else '.'}"
-    steps = {QuestionType.TARGET: 2, QuestionType.RESPONSIBLE: 6}.get(kind, 1)
-    budget = MAX_QUOTE_CHARS + (100 if kind is QuestionType.RESPONSIBLE else 0)
-    for following in units[i + 1 : i + 1 + steps]:
-        if len(following) >= _SHORT_CELL or len(text) + len(following) > budget:
-            break
-        if kind is QuestionType.TARGET and _VALUES_AT_END.search(text):
-            break
-        if kind not in (QuestionType.TARGET, QuestionType.RESPONSIBLE) and len(text) >= 60:
-            break
-        text = f"{text} {following}"
-    return text
+    items = [head for unit in _list_units(units[i + 1 :]) for head in _list_items(unit)]
+    if not text.endswith(":") or not items:
+        return text
+    intro = text.split()
+    intro_text = " ".join(intro[-LIST_INTRO_WORDS:])  # what introduces the list, right before it
+    prefix = "… " if len(intro) > LIST_INTRO_WORDS else ""
+    listed = "; ".join(items[:LIST_ITEMS])
+    return f"{prefix}{intro_text} {listed}{'' if listed.endswith('…') else '.'}"
 
 
 def _list_units(units: list[str]) -> list[str]:

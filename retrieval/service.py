@@ -184,10 +184,11 @@ class AnswerService:
         retrieved_at = time.perf_counter()
         if index.policy is None:
             raise PolicyMissing("errors.policy_missing", path=POLICY_FILE)
-        note = len(message("answer.uncertain", answer=""))
-        decision = index.policy.decide(delib, self.settings.max_answer_chars, note)
         if no_topic:
             decision = Decision(True, False, [])
+        else:
+            note = len(message("answer.uncertain", answer=""))
+            decision = index.policy.decide(delib, self.settings.max_answer_chars, note)
         abstained = decision.abstained
         text = ""
         if not abstained:
@@ -230,7 +231,7 @@ class AnswerService:
             index, topic, k, years if kind is QuestionType.TARGET else [],
             vector, signals,
         )  # fmt: skip
-        glossary = self._glossary_chunks(index, topic)
+        glossary = self._glossary_chunks(index, topic) if kind is QuestionType.DEFINITION else []
         retrieved = self._with_glossary(glossary, ranked, k)
         sources = [_source(n, r, index.facts) for n, r in enumerate(retrieved, start=1)]
         weights = {t: index.retriever.term_weight(t) for t in set(content_terms(topic))}
@@ -244,7 +245,7 @@ class AnswerService:
             figures_in(topic),
             extensions(frozenset(weights), index.retriever.vocabulary),
         )
-        signals.update(self._signals(index, topic, view, ranked))
+        signals.update(self._signals(index, topic, view))
         delib = Deliberation(
             view,
             index.units.candidates(sources[: self.settings.top_k]),
@@ -276,9 +277,7 @@ class AnswerService:
         return question
 
     def _glossary_chunks(self, index: _Index, question: str) -> list[Retrieved]:
-        """For a definition question, the acronym lists that expand its acronym."""
-        if classify(question) is not QuestionType.DEFINITION:
-            return []
+        """The acronym lists that expand the acronyms a definition question asks about."""
         first: dict[str, Retrieved] = {}
         for acronym in index.glossary.subjects(question):
             for entry in index.glossary.lookup(acronym):
@@ -295,10 +294,8 @@ class AnswerService:
         return [*glossary, *rest][: max(k, len(glossary))]
 
     @staticmethod
-    def _signals(
-        index: _Index, query: str, view: QuestionView, ranked: list[Retrieved]
-    ) -> dict[str, float]:
-        """Question-level evidence of coverage: what the corpus and the best passages hold."""
+    def _signals(index: _Index, query: str, view: QuestionView) -> dict[str, float]:
+        """Question-level evidence of coverage: what the corpus knows of the question's words."""
         retriever = index.retriever
         terms = view.terms
         unknown = [t for t in terms if not retriever.knows(t)]

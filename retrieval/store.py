@@ -18,6 +18,7 @@ import numpy as np
 from retrieval.contract import Chunk, DocumentRecord
 from retrieval.errors import IndexMissing, ModelMismatch, StoreUnavailable
 from retrieval.settings import Settings
+from retrieval.units import decode_vectors, unit_hash, units_from_json
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +182,14 @@ class ChunkStore:
                 found[meta["text_hash"]] = np.asarray(vector, dtype=np.float32)
         return found
 
-    def unit_vectors(self) -> dict[str, np.ndarray]:
-        """Every stored answer unit's vector by the hash of its text (for reuse when re-indexing)."""
-        from retrieval.units import decode_vectors, unit_hash, units_from_json
-
+    def unit_vectors(self, doc_ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored answer units' vectors of these documents (any version) by the hash of their
+        text, for reuse when re-indexing them."""
         collection = self._get()
         found: dict[str, np.ndarray] = {}
-        if collection is None:
+        if collection is None or not doc_ids:
             return found
-        got = collection.get(include=["metadatas"])
+        got = collection.get(where={"doc_id": {"$in": doc_ids}}, include=["metadatas"])
         for meta in got["metadatas"]:
             units = units_from_json(meta.get("units"))
             vectors = decode_vectors(meta.get("unit_vectors"), len(units))

@@ -18,9 +18,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.errors import ConfigurationError
-from retrieval.evaluation import EvalReport, ItemResult, first_hit_rank, key_matcher, load_gold
+from retrieval.evaluation import (
+    EvalReport,
+    ItemResult,
+    builtin_answer_has_key,
+    first_hit_rank,
+    key_matcher,
+    load_gold,
+)
 from retrieval.features import ABSTENTION_FEATURES, UNIT_FEATURES
-from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, question_vector
+from retrieval.policy import (
+    AnswerPolicy,
+    Deliberation,
+    LogisticModel,
+    question_vector,
+    select_quotes,
+)
 from retrieval.service import AnswerService
 
 logger = logging.getLogger(__name__)
@@ -42,6 +55,7 @@ class Example:
     rank: int | None
     labels: np.ndarray  # per candidate unit: it holds one of the answer keys
     latency_ms: float
+    has_key: Callable[[str, str], bool] = builtin_answer_has_key  # the grader's matcher
 
     @property
     def answerable(self) -> bool:
@@ -74,7 +88,7 @@ def collect(
             [any(has_key(c.unit.text, k) for k in item["must_contain"]) for c in delib.candidates],
             dtype=float,
         )
-        examples.append(Example(item, delib, rank, labels, latency))
+        examples.append(Example(item, delib, rank, labels, latency, has_key))
         if on_item:
             on_item(i)
     return examples
@@ -186,13 +200,10 @@ def _threshold(answerable_p: np.ndarray, max_rate: float) -> float:
 
 
 def _best_keep_ratio(examples: list[Example], unit_p: list[np.ndarray]) -> float:
-    from retrieval.policy import select_quotes
-
-    has_key = _has_key()
     best, best_score = KEEP_RATIOS[-1], -1.0
     for ratio in sorted(KEEP_RATIOS, reverse=True):  # ties go to the shorter answers
         score = sum(
-            all(has_key(" ".join(select_quotes(e.delib, p, ratio, 600)), k) for k in keys)
+            all(e.has_key(" ".join(select_quotes(e.delib, p, ratio, 600)), k) for k in keys)
             for e, p in zip(examples, unit_p, strict=True)
             if (keys := e.item["must_contain"])
         )
@@ -201,30 +212,14 @@ def _best_keep_ratio(examples: list[Example], unit_p: list[np.ndarray]) -> float
     return best
 
 
-_KEY_MATCHER: list[Callable[[str, str], bool]] = []
-
-
-def _has_key() -> Callable[[str, str], bool]:
-    if not _KEY_MATCHER:
-        from retrieval.evaluation import builtin_answer_has_key
-
-        _KEY_MATCHER.append(builtin_answer_has_key)
-    return _KEY_MATCHER[0]
-
-
-def use_key_matcher(has_key: Callable[[str, str], bool]) -> None:
-    """Score with the grader's matcher (verify.py beside the gold) when there is one."""
-    _KEY_MATCHER[:] = [has_key]
-
-
 def score(examples: Sequence[Example], policy_for: Callable[[int], AnswerPolicy]) -> EvalReport:
     """Answers of the policy to each example (`policy_for(i)` gives the one that may see it)."""
-    has_key = _has_key()
     report = EvalReport(k=10)
     for i, e in enumerate(examples):
         decision = policy_for(i).decide(e.delib)
         answer = " ".join(decision.quotes)
-        keys_ok = not decision.abstained and all(has_key(answer, k) for k in e.item["must_contain"])
+        keys = e.item["must_contain"]
+        keys_ok = not decision.abstained and all(e.has_key(answer, k) for k in keys)
         report.items.append(
             ItemResult(
                 e.item["id"],
@@ -253,7 +248,6 @@ def cross_validate(
 def load_examples(service: AnswerService, gold_path, progress: bool = False) -> list[Example]:
     """The gold file's questions run through the service (with the grader's key matcher)."""
     has_key = key_matcher(gold_path)
-    use_key_matcher(has_key)
     items = load_gold(gold_path)
     bar = None
     if progress:

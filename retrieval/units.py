@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.query import QuestionType
-from retrieval.quotes import extend_row, label_values
+from retrieval.quotes import label_values, list_with_items
 from retrieval.text import collapse_whitespace, first_words, split_sentences
 
 MIN_UNIT_CHARS = 80  # shorter pieces (a table cell, a label) are read with the pieces that follow
@@ -53,7 +52,7 @@ def cut_units(text: str, facts: dict | None = None, columns: str | None = None) 
         if years:
             piece = label_values(piece, years, set(years))
         if piece.endswith(":"):
-            listed = extend_row(pieces, i, QuestionType.GENERAL)
+            listed = list_with_items(pieces, i)
             if listed != piece:
                 texts.append((f"{buffer} {listed}".strip(), "list"))
         buffer = f"{buffer} {piece}".strip() if buffer else piece

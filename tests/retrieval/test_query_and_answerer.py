@@ -1,7 +1,7 @@
 from retrieval.contract import Source
 from retrieval.glossary import Glossary
 from retrieval.query import QuestionType, classify, with_codes
-from retrieval.quotes import extend_row, label_values
+from retrieval.quotes import label_values, list_with_items
 
 
 def test_question_types_from_informal_questions():
@@ -85,7 +85,7 @@ def test_a_list_after_a_colon_is_quoted_item_by_item_up_to_its_end():
         "El permiso de pesca para las embarcaciones; y La licencia exigida para las plantas.",
         "Las instituciones públicas que intervienen en el sector son:",
     ]
-    assert extend_row(units, 0, QuestionType.GENERAL) == (
+    assert list_with_items(units, 0) == (
         "Existen 4 medios que otorga el Ministerio de la Producción, estos medios son: "
         "Las concesiones; Las autorizaciones; El permiso de pesca para las embarcaciones; "
         "La licencia exigida para las plantas."
