@@ -26,6 +26,7 @@ EXAMPLES = """ejemplos:
   exporta ingest                       indexa corpus/ (solo lo que cambió)
   exporta ingest informe.pdf --rebuild reconstruye el índice desde cero
   exporta ask "que es agroideas"       responde con fuentes citadas
+  exporta vectors corpus               guarda corpus/vectors.npz (indexar sin calcular vectores)
   exporta remove informe-2019          deja de citar un documento (y lo archiva)
   exporta history informe-2019         versiones de un documento: cuándo, quién, hash
   exporta ask                          modo conversación (Ctrl+D para salir)
@@ -48,6 +49,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
+    if args.quiet:
+        logging.getLogger("ingest.progress").setLevel(logging.WARNING)
     # The staff's job runner: one re-index at a time, versions and audit recorded.
     report = job_runner(settings).ingest_now(
         paths, cli_actor(), rebuild=args.rebuild, progress=False if args.quiet else None
@@ -74,6 +77,29 @@ def cmd_history(args: argparse.Namespace) -> int:
     from bot.admin.history import render_history
 
     print(render_history(_settings(args), args.doc_id))
+    return 0
+
+
+def cmd_vectors(args: argparse.Namespace) -> int:
+    from ingest.pipeline import embedded_texts
+    from retrieval.vector_cache import VECTORS_FILE
+
+    settings = _settings(args)
+    folder = Path(args.folder) if args.folder else settings.corpus_dir
+    if not folder.is_dir():
+        print(f"Error: {folder}: {message('ingest.missing_path')}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    texts = embedded_texts([folder], settings.ocr)
+    vectors = job_runner(settings).vectors()
+    written = vectors.export(texts, folder / VECTORS_FILE)
+    print(
+        message(
+            "ingest.vectors_written",
+            path=folder / VECTORS_FILE,
+            count=written,
+            embedded=vectors.embedded,
+        )
+    )
     return 0
 
 
@@ -305,6 +331,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="sin barra de progreso")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("vectors", help="guarda en CARPETA/vectors.npz los vectores de sus documentos",
+                       description="Escribe CARPETA/vectors.npz con el vector de cada fragmento y "
+                       "unidad de respuesta de sus documentos, para que `exporta ingest` la indexe "
+                       "en un equipo nuevo sin calcularlos. Los textos ya indexados en este equipo "
+                       "no se recalculan. Ejecútalo (make vectors) cuando cambien los documentos "
+                       "incluidos o la forma de fragmentarlos.")  # fmt: skip
+    p.add_argument(
+        "folder",
+        nargs="?",
+        help="carpeta de documentos (por defecto EXPORTA_CORPUS_DIR o ./corpus)",
+    )
+    p.set_defaults(func=cmd_vectors)
+
     p = sub.add_parser("status", help="muestra el índice: ubicación, modelo y documentos",
                        description="Dónde está el índice, qué modelo lo construyó y qué documentos tiene.")  # fmt: skip
     p.set_defaults(func=cmd_status)
@@ -395,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # pypdf warns about every quirk of a broken file; the ingest summary already says why it failed.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # Long indexing says how far it is (a bar on a terminal, a line every 10 s elsewhere).
+    logging.getLogger("ingest.progress").setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:

@@ -16,18 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ingest.catalog import CATALOG_FILE, DocumentInfo, describe, load_catalog, slugify
 from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
+from ingest.progress import Progress, announce
 from prompts import message
 from retrieval.contract import Chunk, DocumentRecord, document_version
-from retrieval.embeddings import Embedder
 from retrieval.errors import DocumentRejected
 from retrieval.settings import OcrMode
 from retrieval.store import ChunkStore
-from retrieval.units import cut_units, encode_vectors, unit_hash, units_from_json, units_json
+from retrieval.units import cut_units, encode_vectors, units_from_json, units_json
+from retrieval.vector_cache import VECTORS_FILE, VectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, Spanish reason)
     chunks: int = 0
+    reused: int = 0  # texts whose vector was bundled or cached
+    embedded: int = 0  # texts embedded by this run
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -51,6 +53,7 @@ class IngestReport:
             f"Documentos: {len(self.added)} añadidos, {len(self.updated)} actualizados, "
             f"{len(self.unchanged)} sin cambios, {len(self.removed)} eliminados, "
             f"{len(self.failed)} con error. Fragmentos indexados: {self.chunks}. "
+            f"Vectores: {self.reused} reutilizados, {self.embedded} calculados. "
             f"Tiempo: {self.seconds:.1f} s."
         )
 
@@ -63,7 +66,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
         if path.is_dir():
             for p in sorted(path.rglob("*")):
                 hidden = any(part.startswith(".") for part in p.relative_to(path).parts)
-                if not p.is_file() or hidden or p.name == CATALOG_FILE:
+                if not p.is_file() or hidden or p.name in (CATALOG_FILE, VECTORS_FILE):
                     continue
                 if p.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.append(p)
@@ -75,6 +78,27 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
         else:
             failed.append((str(path), message("ingest.missing_path")))
     return files, failed
+
+
+def documents(paths: list[Path]) -> tuple[list[tuple[Path, DocumentInfo]], list[tuple[str, str]]]:
+    """The files to index under `paths` with their catalog entries, and those that cannot be."""
+    files, failed = discover(paths)
+    catalog = load_catalog(sorted({f.parent for f in files}))
+    return _unique_ids([(path, describe(path, catalog)) for path in files]), failed
+
+
+def embedded_texts(paths: list[Path], ocr: OcrMode = "auto") -> list[str]:
+    """Every text indexing `paths` embeds (chunks and answer units), in document order."""
+    texts = []
+    for path, info in documents(paths)[0]:
+        try:
+            _, chunks = chunk_file(path, info, ocr)
+        except DocumentRejected:
+            continue  # nothing of it is embedded
+        for chunk in map(with_units, chunks):
+            texts.append(chunk.indexed_text)
+            texts.extend(u.text for u in units_from_json(chunk.units))
+    return texts
 
 
 def _unique_ids(described: list[tuple[Path, DocumentInfo]]) -> list[tuple[Path, DocumentInfo]]:
@@ -97,8 +121,7 @@ def _covers(paths: list[Path], source: str) -> bool:
 def ingest(
     paths: list[Path],
     store: ChunkStore,
-    embedder_factory: Callable[[], Embedder],
-    model_identity: str,
+    vectors: VectorCache,
     rebuild: bool = False,
     progress: bool | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
@@ -107,24 +130,28 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the documents under `paths`.
 
+    `vectors` gives each text's vector (a `vectors.npz` beside the documents is read into it);
+    `progress` is a bar (True), log lines (False) or either, by whether stderr is a terminal (None).
     `on_progress(done, total, doc_id)` follows the embedding; `on_commit(doc_id, record)` is called
     each time a document version becomes visible (record None: the document was removed).
     `ocr` is the EXPORTA_OCR setting: whether scanned PDF pages are read with tesseract.
     """
     started = time.perf_counter()
+    reused, embedded = vectors.reused, vectors.embedded
     paths = [p.resolve() for p in paths]
     report = IngestReport()
-    files, report.failed = discover(paths)
+    described, report.failed = documents(paths)
     if rebuild:
         store.drop()
-    store.open_for_writing(model_identity)
+    store.open_for_writing(vectors.model)
     store.purge_stale()
     manifest = store.manifest()
-    catalog = load_catalog(sorted({f.parent for f in files}))
+    for folder in sorted({path.parent for path, _ in described}):
+        vectors.load_bundled(folder / VECTORS_FILE)
 
     pending = []  # (path, info) of new or changed documents
     seen: set[str] = set()
-    for path, info in _unique_ids([(path, describe(path, catalog)) for path in files]):
+    for path, info in described:
         seen.add(info.doc_id)
         digest = content_hash(path)
         previous = manifest.get(info.doc_id)
@@ -135,6 +162,7 @@ def ingest(
 
     chunked = []
     for path, info in pending:
+        announce(message("ingest.reading", name=path.name))
         try:
             digest, chunks = chunk_file(path, info, ocr)
         except DocumentRejected as exc:
@@ -142,26 +170,16 @@ def ingest(
             continue
         chunked.append((path, info, digest, chunks))
 
-    embedder = embedder_factory() if chunked else None
     total = sum(len(c) for *_, c in chunked)
-    done = 0  # counted here: a disabled bar counts nothing
-    with tqdm(
-        total=total,
-        unit="frag",
-        desc="Indexando",
-        disable=None if progress is None else not progress,
-    ) as bar:
+    with Progress(total, terminal=progress) as bar:
         for path, info, digest, chunks in chunked:
-            bar.set_postfix_str(info.doc_id)
 
             def advance(n: int, doc_id: str = info.doc_id) -> None:
-                nonlocal done
-                done += n
-                bar.update(n)
+                bar.advance(n, doc_id)
                 if on_progress is not None:
-                    on_progress(done, total, doc_id)
+                    on_progress(bar.done, total, doc_id)
 
-            stage_chunks(chunks, store, embedder, advance)
+            stage_chunks(chunks, store, vectors, advance)
             record = document_record(info, path, digest, chunks)
             store.commit_document(record)
             if on_commit is not None:
@@ -176,6 +194,7 @@ def ingest(
                 on_commit(doc_id, None)
             report.removed.append(doc_id)
     store.purge_stale()
+    report.reused, report.embedded = vectors.reused - reused, vectors.embedded - embedded
     report.seconds = time.perf_counter() - started
     logger.info("%s", report.summary())
     return report
@@ -197,13 +216,12 @@ def chunk_file(path: Path, info: DocumentInfo, ocr: OcrMode = "auto") -> tuple[s
 
 
 def stage_chunks(
-    chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
+    chunks: list[Chunk], store: ChunkStore, vectors: VectorCache, advance: Callable[[int], None]
 ) -> None:
     """Embed the chunks and their answer units and store them; they stay invisible until their
     manifest entry is written."""
     chunks = [with_units(c) for c in chunks]
-    vectors = _embed(chunks, store, embedder, advance)
-    store.add(chunks, vectors)
+    store.add(chunks, _embed(chunks, vectors, advance))
 
 
 def with_units(chunk: Chunk) -> Chunk:
@@ -230,31 +248,21 @@ def document_record(
     )
 
 
-def _embed(
-    chunks: list[Chunk], store: ChunkStore, embedder: Embedder, advance: Callable[[int], None]
-) -> np.ndarray:
-    """Vectors for the chunks (returned) and for their units (set on each chunk), reusing stored
-    ones for text that was embedded before."""
-    known = store.vectors_for(sorted({c.text_hash for c in chunks}))
-    known_units = store.unit_vectors(sorted({c.doc_id for c in chunks}))
+def _embed(chunks: list[Chunk], vectors: VectorCache, advance: Callable[[int], None]) -> np.ndarray:
+    """Vectors for the chunks (returned) and for their units (set on each chunk); a batch's chunks
+    and units go to the model together, and only texts the cache does not know."""
+    rows = []
     for start in range(0, len(chunks), EMBED_BATCH):
         batch = chunks[start : start + EMBED_BATCH]
-        missing = [c for c in batch if c.text_hash not in known]
-        if missing:
-            vectors = embedder.embed_passages([c.indexed_text for c in missing])
-            known.update((c.text_hash, v) for c, v in zip(missing, vectors, strict=True))
-        texts_of = [[u.text for u in units_from_json(c.units)] for c in batch]
-        units = [[unit_hash(t) for t in texts] for texts in texts_of]
-        texts = {t for chunk_texts in texts_of for t in chunk_texts}
-        new_texts = sorted(t for t in texts if unit_hash(t) not in known_units)
-        for i in range(0, len(new_texts), EMBED_BATCH * 4):
-            part = new_texts[i : i + EMBED_BATCH * 4]
-            vectors = embedder.embed_passages(part)
-            known_units.update((unit_hash(t), v) for t, v in zip(part, vectors, strict=True))
-        for i, (chunk, hashes) in enumerate(zip(batch, units, strict=True), start=start):
-            vectors = np.stack([known_units[h] for h in hashes]) if hashes else None
-            chunks[i] = replace(
-                chunk, unit_vectors=encode_vectors(vectors) if vectors is not None else None
-            )
+        unit_texts = [[u.text for u in units_from_json(c.units)] for c in batch]
+        found = vectors.vectors(
+            [c.indexed_text for c in batch] + [t for texts in unit_texts for t in texts]
+        )
+        rows.append(found[: len(batch)])
+        offset = len(batch)
+        for i, (chunk, texts) in enumerate(zip(batch, unit_texts, strict=True), start=start):
+            own = found[offset : offset + len(texts)]
+            offset += len(texts)
+            chunks[i] = replace(chunk, unit_vectors=encode_vectors(own) if texts else None)
         advance(len(batch))
-    return np.stack([known[c.text_hash] for c in chunks])
+    return np.concatenate(rows)

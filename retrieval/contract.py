@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,11 +28,6 @@ class Chunk:
     unit_vectors: str | None = None  # their e5 vectors, float16, base64
 
     @property
-    def text_hash(self) -> str:
-        """Identity of what gets embedded: equal hashes can share one vector."""
-        return hashlib.sha256(self.indexed_text.encode()).hexdigest()[:32]
-
-    @property
     def context(self) -> str:
         """Title and section path, prepended to the text for embedding and BM25."""
         parts = [self.title] + ([self.section] if self.section else [])
@@ -47,7 +41,6 @@ class Chunk:
         """Chroma metadata: scalars only, no None values."""
         data = asdict(self)
         del data["text"], data["chunk_id"]
-        data["text_hash"] = self.text_hash
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod

@@ -18,7 +18,6 @@ import numpy as np
 from retrieval.contract import Chunk, DocumentRecord
 from retrieval.errors import IndexMissing, ModelMismatch, StoreUnavailable
 from retrieval.settings import Settings
-from retrieval.units import decode_vectors, unit_hash, units_from_json
 
 logger = logging.getLogger(__name__)
 
@@ -168,34 +167,6 @@ class ChunkStore:
                 documents=[c.text for c in batch],
                 metadatas=[c.metadata() for c in batch],
             )
-
-    def vectors_for(self, text_hashes: list[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of chunks with these text hashes (re-chunked text need not be re-embedded)."""
-        collection = self._get()
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(text_hashes), _BATCH):
-            got = collection.get(
-                where={"text_hash": {"$in": text_hashes[start : start + _BATCH]}},
-                include=["metadatas", "embeddings"],
-            )
-            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
-                found[meta["text_hash"]] = np.asarray(vector, dtype=np.float32)
-        return found
-
-    def unit_vectors(self, doc_ids: list[str]) -> dict[str, np.ndarray]:
-        """The stored answer units' vectors of these documents (any version) by the hash of their
-        text, for reuse when re-indexing them."""
-        collection = self._get()
-        found: dict[str, np.ndarray] = {}
-        if collection is None or not doc_ids:
-            return found
-        got = collection.get(where={"doc_id": {"$in": doc_ids}}, include=["metadatas"])
-        for meta in got["metadatas"]:
-            units = units_from_json(meta.get("units"))
-            vectors = decode_vectors(meta.get("unit_vectors"), len(units))
-            if len(units) == len(vectors):
-                found.update((unit_hash(u.text), v) for u, v in zip(units, vectors, strict=True))
-        return found
 
     def purge_stale(self) -> int:
         """Delete chunks that no manifest entry makes visible (left by a replaced or killed run)."""

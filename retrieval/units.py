@@ -7,7 +7,6 @@ only scores them. Every unit is cleaned for reading on a phone: no tabs, no mark
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -122,11 +121,6 @@ def fact_texts(facts: dict) -> list[str]:
                 f"{values['baseline']}; logro esperado {'; '.join(values['expected'])}."
             )
     return texts
-
-
-def unit_hash(text: str) -> str:
-    """Identity of an embedded unit text: equal texts share one vector."""
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def units_json(units: list[Unit]) -> str:

@@ -96,13 +96,12 @@ def indexed(tmp_path_factory, embedder):
     from ingest.pipeline import ingest
     from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
+    from retrieval.vector_cache import VectorCache
 
     root = tmp_path_factory.mktemp("indexed")
     corpus = make_corpus(root / "corpus")
     settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
-    report = ingest(
-        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
-    )
+    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
     assert not report.failed, report.failed
     return settings, corpus
 

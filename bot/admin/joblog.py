@@ -6,11 +6,13 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 
 from bot.database import connect, create_tables, metadata
+from ingest.progress import describe
 from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,12 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINISHED
 
+    def progress(self, now: datetime | None = None) -> str:
+        """Done, total, rate and time left, as the terminal and the log lines say them."""
+        started = datetime.fromisoformat(self.started_at) if self.started_at else None
+        now = now or datetime.now(UTC)
+        return describe(self.done, self.total, (now - started).total_seconds() if started else 0)
+
     def to_dict(self) -> dict:
         """JSON-ready; errors as [{"file": …, "reason": …}]."""
         return {
@@ -73,6 +81,7 @@ class Job:
             "finished_at": self.finished_at,
             "done": self.done,
             "total": self.total,
+            "progress": None if self.finished else self.progress(),
             "current": self.current,
             "doc_ids": list(self.doc_ids),
             "summary": self.summary,
@@ -129,7 +138,7 @@ class JobLog:
 
 
 def _row(job: Job) -> dict[str, Any]:
-    data = job.to_dict()
+    data = {k: getattr(job, k) for k in Job.__dataclass_fields__}
     data["doc_ids"] = json.dumps(job.doc_ids, ensure_ascii=False)
     data["errors"] = json.dumps([list(e) for e in job.errors], ensure_ascii=False)
     return data

@@ -31,6 +31,7 @@ from prompts import message
 from retrieval.embeddings import Embedder
 from retrieval.errors import ExportaError
 from retrieval.settings import Settings
+from retrieval.vector_cache import LOCAL_VECTORS_FILE, VECTORS_FILE, VectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ class JobRunner:
         self.log = JobLog(settings)
         self._lock = JobLock(settings.data_dir / "admin-job.lock")
         self._embedder_factory = embedder_factory
-        self._embedder: Embedder | None = None
-        self._embedder_guard = threading.Lock()
+        self._vectors: VectorCache | None = None
+        self._vectors_guard = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
         # Tests set this to stop ("kill") a job at a named step; see JobTask.checkpoint.
         self.checkpoint: Callable[[str], None] = lambda step: None
@@ -179,12 +180,18 @@ class JobRunner:
             time.sleep(WAIT_POLL_SECONDS)
 
     # -- for JobTask ---------------------------------------------------------------------------
-    def embedder(self) -> Embedder:
-        """The passage embedder, loaded on the first job that needs it."""
-        with self._embedder_guard:
-            if self._embedder is None:
-                self._embedder = self._embedder_factory()
-            return self._embedder
+    def vectors(self) -> VectorCache:
+        """The vector cache of every job (bundled, local, or embedded by a model loaded when the
+        first unknown text comes)."""
+        with self._vectors_guard:
+            if self._vectors is None:
+                self._vectors = VectorCache(
+                    self.settings.embedding_model,
+                    self._embedder_factory,
+                    local=self.settings.data_dir / LOCAL_VECTORS_FILE,
+                    bundled=[self.settings.corpus_dir / VECTORS_FILE],
+                )
+            return self._vectors
 
     def committed(self) -> None:
         """A document version became visible: let the running service reload."""

@@ -22,6 +22,7 @@ from bot.admin.plans import plan_adding, plan_removing, plan_replacing
 from bot.admin.uploads import ValidatedUpload
 from bot.admin.versions import DocumentVersion
 from ingest.catalog import DocumentInfo
+from ingest.progress import Progress
 from prompts import message
 from retrieval.contract import DocumentRecord, document_version
 from retrieval.errors import DocumentRejected, ExportaError
@@ -157,22 +158,35 @@ class JobTask:
                 self.report.unchanged.append(plan.doc_id)  # same bytes: nothing to re-embed
                 continue
             chunked.append((plan, digest, chunks))
-        self._update(total=sum(len(chunks) for *_, chunks in chunked))
-        for plan, digest, chunks in chunked:
-            self._update(current=plan.doc_id)
-            pipeline.stage_chunks(chunks, store, self.runner.embedder(), self._advance)
-            self.runner.checkpoint("chunks_added")
-            info = self.infos[plan.doc_id]
-            record = pipeline.document_record(info, Path(plan.source), digest, chunks)
-            store.commit_document(record)  # step 4: this version answers from now on
-            self.runner.checkpoint("committed")
-            self._complete(plan, record)
-            (self.report.updated if self.action == "replace" else self.report.added).append(
-                plan.doc_id
-            )
-            self.report.chunks += len(chunks)
-            self.runner.committed()
+        total = sum(len(chunks) for *_, chunks in chunked)
+        self._update(total=total)
+        vectors = self.runner.vectors()
+        reused, embedded = vectors.reused, vectors.embedded
+        with Progress(total, terminal=False) as bar:  # log lines for the server's journal
+            for plan, digest, chunks in chunked:
+                self._update(current=plan.doc_id)
+
+                def advance(n: int, doc_id: str = plan.doc_id) -> None:
+                    bar.advance(n, doc_id)
+                    self._advance(n)
+
+                pipeline.stage_chunks(chunks, store, vectors, advance)
+                self.runner.checkpoint("chunks_added")
+                info = self.infos[plan.doc_id]
+                record = pipeline.document_record(info, Path(plan.source), digest, chunks)
+                store.commit_document(record)  # step 4: this version answers from now on
+                self.runner.checkpoint("committed")
+                self._complete(plan, record)
+                (self.report.updated if self.action == "replace" else self.report.added).append(
+                    plan.doc_id
+                )
+                self.report.chunks += len(chunks)
+                self.runner.committed()
         store.purge_stale()
+        self.report.reused, self.report.embedded = (
+            vectors.reused - reused,
+            vectors.embedded - embedded,
+        )
         clean_staging(self.settings.data_dir, self.job.id)
 
     def _remove(self, store: ChunkStore) -> None:
@@ -197,8 +211,7 @@ class JobTask:
         self.report = pipeline.ingest(
             list(self.inputs["paths"]),
             store,
-            self.runner.embedder,
-            self.settings.embedding_model,
+            self.runner.vectors(),
             rebuild=self.inputs["rebuild"],
             progress=self.inputs["progress"],
             on_progress=lambda done, total, doc_id: self._update(

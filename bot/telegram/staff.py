@@ -225,14 +225,14 @@ def _busy(exc: JobBusy) -> str:
 
 
 def _progress(job: Job) -> str:
-    """'Reindexar · trabajo X: 12 de 40 fragmentos (documento)' in Telegram HTML."""
+    """'Reindexar · trabajo X: 12 de 40 fragmentos (30 %) · 2,1 fragmentos/s · quedan ~14 s
+    (ahora: documento)' in Telegram HTML."""
     current = message("staff.tg_current", doc=escape(job.current)) if job.current else ""
     return message(
         "staff.tg_progress_line",
         action=message(f"staff.page_action_{job.action}"),
         job_id=escape(job.id),
-        done=job.done,
-        total=job.total or "?",
+        progress=escape(job.progress()),
         current=current,
     )
 

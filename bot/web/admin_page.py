@@ -19,7 +19,6 @@ STAFF_TEXTS: dict[str, tuple[str, ...]] = {
     "job_started": ("id",),
     "job_line": ("action", "state", "id"),
     "preparing": (),
-    "progress": ("done", "total"),
     "current": ("doc",),
     "job_done": ("action", "id"),
     "job_not_done": ("action", "id", "state"),

@@ -26,6 +26,11 @@ class JobOut(BaseModel):
     finished_at: str | None
     done: int = Field(description="Fragmentos procesados.")
     total: int = Field(description="Fragmentos por procesar (0 mientras no se sabe).")
+    progress: str | None = Field(
+        None,
+        description="Avance en palabras, como lo muestran la terminal, el registro y /estado: "
+        "hechos, total, ritmo y tiempo restante (null cuando el trabajo terminó).",
+    )
     current: str | None = Field(description="Documento que se está procesando.")
     doc_ids: list[str]
     summary: str | None = Field(description="Resumen en español al terminar.")

@@ -217,7 +217,7 @@ def test_admin_page_is_served_without_any_secret(shared):
     assert page.headers["Cache-Control"] == "no-store"
     assert TOKEN not in page.text
     assert 'id="token" type="password"' in page.text and 'name="token"' not in page.text
-    assert '"staff_progress": "{done} de {total} fragmentos"' in page.text
+    assert '"staff_preparing": "Preparando…"' in page.text
     assert "Lo que los usuarios no encuentran" in page.text
     for asset in ("admin.js", "admin-report.js", "admin.css", "common.js"):
         assert shared.client.get(f"/static/{asset}").status_code == 200

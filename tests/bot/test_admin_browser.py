@@ -70,6 +70,7 @@ def test_sign_in_upload_follow_progress_and_see_the_document(page, admin_server,
     progress = page.locator("#progreso-texto", has_text=re.compile(r"\b(\d+) de \1 fragmentos"))
     progress.wait_for()
     assert "Procesando: estudio-maca-junin" in progress.inner_text()
+    assert re.search(r"\(100 %\) · [\d,]+ fragmentos/s", progress.inner_text())  # as on the CLI
     bar = page.locator("#progreso")
     assert bar.is_visible() and bar.evaluate("b => b.value === b.max && b.max > 0")
     assert page.locator("#trabajo-estado").get_attribute("aria-live") == "polite"

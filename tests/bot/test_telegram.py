@@ -31,6 +31,7 @@ from bot.telegram.webhook import SECRET_HEADER
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ConfigurationError, IndexMissing, StoreUnavailable
+from retrieval.vector_cache import VectorCache
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 GROUP = -100_200_300
@@ -340,9 +341,7 @@ def hostile_index(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
-    report = ingest(
-        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
-    )
+    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
     assert not report.failed, report.failed
     return settings
 

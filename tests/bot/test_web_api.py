@@ -21,6 +21,7 @@ from ingest.pipeline import ingest
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import VectorCache
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
@@ -174,7 +175,7 @@ def dropped_index_service(tmp_path, embedder):
         "La VUCE digitaliza más de 360 trámites de comercio exterior.\n"
     )
     settings = load_settings(data_dir=tmp_path / "data")
-    ingest([corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False)
+    ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     service.store.drop()
     return service, settings

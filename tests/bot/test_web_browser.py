@@ -16,6 +16,7 @@ from ingest.pipeline import ingest
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import VectorCache
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -108,9 +109,7 @@ def hostile_server(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     settings = load_settings(data_dir=root / "data")
-    report = ingest(
-        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
-    )
+    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
     assert not report.failed, report.failed
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     with LiveServer(create_app(service, settings)) as server:

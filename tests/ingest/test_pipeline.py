@@ -13,6 +13,7 @@ from retrieval.errors import ModelMismatch
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import LOCAL_VECTORS_FILE, VectorCache
 
 CACAO = "El cacao fino de aroma de Piura se exporta a Bélgica y a los Países Bajos."
 PISCO = "El pisco de Moquegua obtuvo la denominación de origen y se exporta a Chile."
@@ -58,9 +59,8 @@ def run(settings, embedder):
 
     def run_ingest(*paths: Path, model=embedder, **options) -> IngestReport:
         store = ChunkStore.open(settings)
-        return ingest.pipeline.ingest(
-            list(paths), store, lambda: model, model.identity, progress=False, **options
-        )
+        vectors = VectorCache.over(model, local=settings.data_dir / LOCAL_VECTORS_FILE)
+        return ingest.pipeline.ingest(list(paths), store, vectors, progress=False, **options)
 
     return run_ingest
 
@@ -110,8 +110,8 @@ def test_second_run_skips_unchanged_documents_without_loading_the_model(
     loads = []
 
     report = ingest.pipeline.ingest(
-        [corpus], ChunkStore.open(settings), lambda: loads.append(1) or embedder,
-        embedder.identity, progress=False,
+        [corpus], ChunkStore.open(settings),
+        VectorCache(embedder.identity, lambda: loads.append(1) or embedder), progress=False,
     )  # fmt: skip
 
     assert sorted(report.unchanged) == ["cacao", "pisco", "quinua"]
@@ -187,7 +187,7 @@ def test_new_pipeline_version_reindexes_every_document(
     report = run(corpus, model=counting)
 
     assert sorted(report.updated) == ["cacao", "pisco", "quinua"]
-    assert counting.embedded == []  # same chunk texts: the stored vectors are reused
+    assert counting.embedded == []  # same texts: the cached vectors are reused
     store = ChunkStore.open(settings)
     assert {r.pipeline for r in store.manifest().values()} == {"siguiente"}
     assert all(c.doc_version.endswith(".siguiente") for c in store.live_chunks())
@@ -239,8 +239,9 @@ def test_index_built_with_another_model_is_left_untouched(corpus, run, settings,
 
     with pytest.raises(ModelMismatch) as caught:
         ingest.pipeline.ingest(
-            [corpus], ChunkStore.open(settings), lambda: embedder, other_model, progress=False
-        )
+            [corpus], ChunkStore.open(settings), VectorCache(other_model, lambda: embedder),
+            progress=False,
+        )  # fmt: skip
 
     assert "exporta ingest --rebuild" in str(caught.value)
     assert embedder.identity in str(caught.value) and other_model in str(caught.value)

@@ -30,12 +30,11 @@ def full_service():
     from retrieval.service import AnswerService
     from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
+    from retrieval.vector_cache import VectorCache
 
     settings = load_settings(corpus_dir=ROOT / "corpus")
     embedder = build_embedder(settings)
-    report = ingest(
-        [settings.corpus_dir], ChunkStore.open(settings), lambda: embedder, embedder.identity
-    )
+    report = ingest([settings.corpus_dir], ChunkStore.open(settings), VectorCache.over(embedder))
     assert not report.failed, report.failed
     return AnswerService.from_settings(settings)  # as the product answers (one thread)
 

@@ -16,6 +16,7 @@ from retrieval.errors import StoreUnavailable
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import VectorCache
 
 CHROMA = Path(sys.executable).with_name("chroma")
 FIXTURE_TXT = Path(__file__).parents[1] / "fixtures" / "corpus" / "plan-regional-demo.txt"
@@ -67,9 +68,7 @@ def test_server_mode_indexes_and_answers(chroma_server, tmp_path, embedder):
     shutil.copy(FIXTURE_TXT, corpus / FIXTURE_TXT.name)
     settings = load_settings(chroma_url=chroma_server, data_dir=tmp_path / "unused")
 
-    report = ingest(
-        [corpus], ChunkStore.open(settings), lambda: embedder, embedder.identity, progress=False
-    )
+    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
     assert report.added == ["plan-regional-demo"]
 
     service = AnswerService(ChunkStore.open(settings), embedder, settings)

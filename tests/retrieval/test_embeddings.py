@@ -11,6 +11,7 @@ from retrieval.errors import ConfigurationError, ModelMismatch
 from retrieval.service import AnswerService
 from retrieval.settings import DEFAULT_EMBEDDING_MODEL, load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import VectorCache
 
 PALTA = "La palta Hass de Ica se exporta a España y a los Países Bajos en contenedores."
 CAFE = "El café orgánico de Chanchamayo se vende a Alemania con certificación de comercio justo."
@@ -71,7 +72,7 @@ def _corpus(folder: Path) -> Path:
 
 def index_with(model, settings, corpus: Path, rebuild: bool = False):
     store = ChunkStore.open(settings)
-    return ingest([corpus], store, lambda: model, model.identity, rebuild=rebuild, progress=False)
+    return ingest([corpus], store, VectorCache.over(model), rebuild=rebuild, progress=False)
 
 
 QUESTION = "¿Con qué certificación se vende el café de Chanchamayo?"

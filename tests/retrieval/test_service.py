@@ -13,6 +13,7 @@ from retrieval.features import UNIT_FEATURES
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.vector_cache import VectorCache
 
 FIXTURE_DOCS = {"plan-regional-demo", "politica-demo", "estudio-moluscos-demo"}
 
@@ -52,7 +53,7 @@ def test_index_emptied_of_documents_counts_as_missing(tmp_path, embedder):
     empty_folder.mkdir()
     settings = load_settings(data_dir=tmp_path / "data")
     store = ChunkStore.open(settings)
-    ingest([empty_folder], store, lambda: embedder, embedder.identity, progress=False)
+    ingest([empty_folder], store, VectorCache.over(embedder), progress=False)
     with pytest.raises(IndexMissing):
         AnswerService(ChunkStore.open(settings), embedder, settings)
 
@@ -129,7 +130,7 @@ def test_a_re_index_by_another_process_is_picked_up_without_a_restart(
     only_plan.mkdir()
     (only_plan / plan.name).write_bytes(plan.read_bytes())
     writer = ChunkStore.open(settings)
-    ingest([only_plan], writer, lambda: embedder, embedder.identity, progress=False)
+    ingest([only_plan], writer, VectorCache.over(embedder), progress=False)
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     assert [r.doc_id for r in service.documents()] == ["plan-regional-demo"]
     old_retriever = service.retriever
@@ -139,8 +140,7 @@ def test_a_re_index_by_another_process_is_picked_up_without_a_restart(
     ingest(
         [fixture_corpus],
         ChunkStore.open(settings),
-        lambda: embedder,
-        embedder.identity,
+        VectorCache.over(embedder),
         progress=False,
     )
 
@@ -194,7 +194,7 @@ def budget_service(tmp_path_factory, embedder):
     (folder / "plan-demo.txt").write_text(BUDGET_CORPUS, encoding="utf-8")
     settings = load_settings(data_dir=folder / "data", top_k=3)
     store = ChunkStore.open(settings)
-    ingest([folder], store, lambda: embedder, embedder.identity, progress=False)
+    ingest([folder], store, VectorCache.over(embedder), progress=False)
     return AnswerService(store, embedder, settings)
 
 

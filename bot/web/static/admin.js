@@ -161,7 +161,7 @@ function showProgress(job) {
   if (job.total > 0) {
     progressBar.max = job.total;
     progressBar.value = job.done;
-    const parts = [t("staff_progress", { done: job.done, total: job.total })];
+    const parts = [job.progress]; // done, total, rate and time left, worded by the server
     if (job.current) parts.push(t("staff_current", { doc: job.current }));
     progressText.textContent = parts.join(" · ");
   } else {
