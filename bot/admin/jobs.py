@@ -140,12 +140,12 @@ class JobRunner:
         requested_by: str,
         rebuild: bool = False,
         progress: bool | None = None,
+        reuse_vectors: bool = True,
     ) -> IngestReport:
         """`exporta ingest`: the same job, run in the caller's thread, with its report."""
         target = ", ".join(str(p) for p in paths)
-        task = JobTask.for_reindexing(
-            self, paths, rebuild, requested_by, progress=progress, raise_errors=True
-        )
+        task = JobTask.for_reindexing(self, paths, rebuild, requested_by, progress=progress,
+                                      raise_errors=True, reuse_vectors=reuse_vectors)  # fmt: skip
         with self._audited(requested_by, "reindex", target):
             job = self._claim(task)
         self.audit.record(requested_by, "reindex", target, "started", job.id)
@@ -180,17 +180,21 @@ class JobRunner:
             time.sleep(WAIT_POLL_SECONDS)
 
     # -- for JobTask ---------------------------------------------------------------------------
-    def vectors(self) -> VectorCache:
+    def vectors(self, reuse: bool = True) -> VectorCache:
         """The vector cache of every job (bundled, local, or embedded by a model loaded when the
-        first unknown text comes)."""
+        first unknown text comes); `reuse=False`: one that embeds every text again."""
         with self._vectors_guard:
-            if self._vectors is None:
-                self._vectors = VectorCache(
+            if self._vectors is None or not reuse:
+                vectors = VectorCache(
                     self.settings.embedding_model,
                     self._embedder_factory,
                     local=self.settings.data_dir / LOCAL_VECTORS_FILE,
-                    bundled=[self.settings.corpus_dir / VECTORS_FILE],
+                    bundled=[self.settings.corpus_dir / VECTORS_FILE] if reuse else [],
+                    reuse=reuse,
                 )
+                if not reuse:
+                    return vectors
+                self._vectors = vectors
             return self._vectors
 
     def committed(self) -> None:

@@ -73,8 +73,10 @@ class JobTask:
         requested_by: str,
         progress: bool | None = False,
         raise_errors: bool = False,
+        reuse_vectors: bool = True,
     ) -> JobTask:
-        task = cls(runner, "reindex", requested_by, paths=paths, rebuild=rebuild, progress=progress)
+        task = cls(runner, "reindex", requested_by, paths=paths, rebuild=rebuild,
+                   progress=progress, reuse_vectors=reuse_vectors)  # fmt: skip
         task.raise_errors = raise_errors  # the command line reports a failure itself
         return task
 
@@ -211,7 +213,7 @@ class JobTask:
         self.report = pipeline.ingest(
             list(self.inputs["paths"]),
             store,
-            self.runner.vectors(),
+            self.runner.vectors(reuse=self.inputs["reuse_vectors"]),
             rebuild=self.inputs["rebuild"],
             progress=self.inputs["progress"],
             on_progress=lambda done, total, doc_id: self._update(

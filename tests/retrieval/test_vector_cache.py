@@ -119,3 +119,15 @@ def test_the_export_replaces_the_file_whole(tmp_path, embedder):
         assert data["keys"].tolist() == [text_key("tres")]
         assert data["vectors"].dtype == np.float16 and data["vectors"].shape == (1, 384)
     assert [p.name for p in tmp_path.iterdir()] == [VECTORS_FILE]
+
+
+def test_recomputing_embeds_every_text_again_and_keeps_the_new_vectors(tmp_path, embedder):
+    local, bundled = tmp_path / LOCAL_VECTORS_FILE, tmp_path / VECTORS_FILE
+    VectorCache.over(embedder, local=local).export(["maca de Junín"], bundled)
+    counting = CountingEmbedder(embedder)
+
+    VectorCache.over(counting, local=local, bundled=[bundled], reuse=False).vectors(
+        ["maca de Junín"]
+    )
+
+    assert counting.embedded == ["maca de Junín"]
