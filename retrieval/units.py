@@ -20,6 +20,7 @@ MIN_UNIT_CHARS = 80  # shorter pieces (a table cell, a label) are read with the 
 MAX_UNIT_CHARS = 450  # longer sentences are cut at their clauses
 _MARKUP = re.compile(r"\*{1,3}|^#+\s*|^[-•]\s+|</?[a-zA-Z][^<>]{0,80}>")
 _LABEL_CELL = re.compile(r"^[^\t\d]{2,60}\t")  # "Proveedor del servicio\tResponsable: …"
+_RULE = re.compile(r"(?<!\S)(?:[-:|]{2,}|\|)(?!\S)")  # table borders, footnote rules: "---", "|"
 _SEMICOLON = re.compile(r"(?<=;)\s+")
 _COMMA = re.compile(r"(?<=,)\s+")
 
@@ -37,7 +38,7 @@ def clean_unit(text: str) -> str:
     for line in text.split("\n"):
         line = _LABEL_CELL.sub(lambda m: m.group(0).rstrip("\t") + ": ", line.strip())
         lines.append(_MARKUP.sub("", line.replace("\t", " ").strip()))
-    return collapse_whitespace(" ".join(lines)).replace("\\$", "$")
+    return collapse_whitespace(_RULE.sub(" ", " ".join(lines))).replace("\\$", "$")
 
 
 def cut_units(text: str, facts: dict | None = None, columns: str | None = None) -> list[Unit]:

@@ -3,6 +3,7 @@
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fpdf import FPDF
 
@@ -13,6 +14,7 @@ from retrieval.errors import ModelMismatch
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
+from retrieval.units import Unit
 from retrieval.vector_cache import LOCAL_VECTORS_FILE, VectorCache
 
 CACAO = "El cacao fino de aroma de Piura se exporta a Bélgica y a los Países Bajos."
@@ -129,8 +131,8 @@ def test_changed_document_replaces_its_old_chunks(corpus, run, settings, embedde
     report = run(corpus, model=counting)
 
     assert (report.updated, sorted(report.unchanged)) == (["quinua"], ["cacao", "pisco"])
-    # The new chunk and its one answer unit; nothing of the unchanged documents.
-    assert counting.embedded == [f"Quinua\n{new_quinua}", new_quinua]
+    # Its one answer unit; its context («Quinua») was embedded before, the rest is unchanged.
+    assert counting.embedded == [new_quinua]
     assert live_texts(settings)["quinua"] == new_quinua
     assert_no_stale_chunks(settings)
 
@@ -314,3 +316,17 @@ def test_two_files_with_the_same_doc_id_are_neither_hidden_nor_reindexed(tmp_pat
     assert (second.added, second.updated) == ([], [])
     indexed = set(live_texts(settings).values())
     assert len(indexed) + len(first.failed) == 2  # each file indexed or reported, none hidden
+
+
+def test_a_passage_vector_pools_its_sentences_and_context_by_length():
+    units = [Unit("Responsable: MINCETUR.", "fact", 0), Unit("a" * 30, "sentence", 1),
+             Unit("b" * 10, "sentence", 2)]  # fmt: skip
+    texts = [u.text for u in units] + ["Plan > Metas"]
+    vectors = np.eye(4, dtype=np.float32)
+
+    pooled = ingest.pipeline.passage_vector(units, texts, vectors)
+
+    expected = np.array([0, 30, 10, len("Plan > Metas")], dtype=np.float32)
+    assert np.allclose(pooled, expected / np.linalg.norm(expected))
+    only_facts = ingest.pipeline.passage_vector(units[:1], [units[0].text, "todo"], vectors[:2])
+    assert np.array_equal(only_facts, vectors[1])  # no sentence: the whole text's own vector

@@ -78,15 +78,15 @@ def index_with(model, settings, corpus: Path, rebuild: bool = False):
 QUESTION = "¿Con qué certificación se vende el café de Chanchamayo?"
 
 
-def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, embedder):
+def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, embedder, caplog):
     settings = load_settings(data_dir=tmp_path / "data", embedding_model=minilm.identity)
     corpus = _corpus(tmp_path / "corpus")
     assert sorted(index_with(minilm, settings, corpus).added) == ["cafe", "palta"]
 
     answer = AnswerService(ChunkStore.open(settings), minilm, settings).answer(QUESTION)
-    assert not answer.abstained
     assert answer.sources[0].doc_id == "cafe"
-    assert "[1]" in answer.answer
+    # The committed answer policy was trained on e5's vectors: the service says to retrain it.
+    assert "run `exporta train`" in caplog.text
 
     # The same index refuses the other model, for queries and for ingestion …
     with pytest.raises(ModelMismatch) as caught:

@@ -145,13 +145,17 @@ def test_question_types_do_not_depend_on_particular_words_of_one_question():
 def test_a_definition_gets_its_expansions_and_one_sentence_on_what_it_is():
     view = _view("¿qué es la VUCE?")
     units = [
+        _candidate("SUNAT: Superintendencia Nacional de Aduanas. VUCE: Ventanilla Única.", 1, 0),
+        _candidate("Los trámites de comercio exterior se gestionan en línea.", 2, 0),
         _candidate("La VUCE permite gestionar trámites de comercio exterior en línea.", 2, 1),
         _candidate(
             "La VUCE reduce los tiempos de los trámites de exportación e importación.", 2, 1
         ),
     ]
-    delib = Deliberation(view, units, {}, ["VUCE: Ventanilla Única de Comercio Exterior. [1]"])
-    quotes = select_quotes(delib, np.asarray([0.9, 0.8]), keep_ratio=0.1, max_chars=600)
+    definitions = ["VUCE: Ventanilla Única de Comercio Exterior. [1]"]
+    delib = Deliberation(view, units, {}, definitions, subjects=["vuce"], glossary_sources={1})
+    quotes = select_quotes(delib, np.asarray([0.95, 0.92, 0.9, 0.8]), keep_ratio=0.1, max_chars=600)
+    # Not the acronym list the expansion came from, nor a sentence that does not name it.
     assert quotes == [
         "VUCE: Ventanilla Única de Comercio Exterior. [1]",
         "La VUCE permite gestionar trámites de comercio exterior en línea. [2]",

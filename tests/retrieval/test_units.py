@@ -100,6 +100,8 @@ def test_markup_and_escapes_are_cleaned():
         clean_unit("**Exportaciones** de US\\$ 17 534\t millones")
         == "Exportaciones de US$ 17 534 millones"
     )
+    assert clean_unit("A la fecha, ---\n| --- | -: |") == "A la fecha,"
+    assert clean_unit("Tasa -2,5 % en 2019-2020") == "Tasa -2,5 % en 2019-2020"  # signs stay
 
 
 def test_units_and_vectors_round_trip():
