@@ -339,14 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("vectors", help="guarda en CARPETA/vectors.npz los vectores de sus documentos",
-                       description="Escribe CARPETA/vectors.npz con el vector de cada fragmento y "
-                       "unidad de respuesta de sus documentos, para que `exporta ingest` la indexe "
+                       description="Escribe CARPETA/vectors.npz con los vectores que indexar sus "
+                       "documentos necesita (cada unidad de respuesta y el contexto de cada "
+                       "fragmento), para que `exporta ingest` la indexe "
                        "en un equipo nuevo sin calcularlos. Los textos ya indexados en este equipo "
                        "no se recalculan. Ejecútalo (make vectors) cuando cambien los documentos "
                        "incluidos o la forma de fragmentarlos.")  # fmt: skip
     p.add_argument(
         "folder",
         nargs="?",
+        metavar="CARPETA",
         help="carpeta de documentos (por defecto EXPORTA_CORPUS_DIR o ./corpus)",
     )
     p.set_defaults(func=cmd_vectors)

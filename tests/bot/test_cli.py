@@ -42,6 +42,7 @@ def assert_contract(payload: dict) -> None:
         (["eval"], "hit@1/5/10"),
         (["remove"], "Quita el documento DOC_ID del índice"),
         (["history"], "Cada versión indexada"),
+        (["vectors"], "sin calcularlos"),
     ],
 )
 def test_every_command_has_help(capsys, command, says):
@@ -246,3 +247,17 @@ def test_installed_command_answers_json_lines_from_stdin(data_dir, tmp_path):
     assert refused == {"question": "x" * 2001, "error": message(
         "errors.question_too_long", length=2001, limit=2000
     )}  # fmt: skip
+
+
+def test_vectors_then_ingest_on_a_new_machine_embeds_nothing(tmp_path, fixture_corpus, capsys):
+    assert main(["--data-dir", str(tmp_path / "here"), "vectors", str(fixture_corpus)]) == 0
+    assert "vectors.npz" in capsys.readouterr().out
+
+    assert main(["--data-dir", str(tmp_path / "new"), "ingest", "-q", str(fixture_corpus)]) == 0
+    out = capsys.readouterr().out
+    assert "3 añadidos" in out and " 0 calculados" in out
+
+
+def test_vectors_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    assert main(["vectors", str(tmp_path / "no-existe")]) == 2
+    assert message("ingest.missing_path") in capsys.readouterr().err
