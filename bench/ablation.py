@@ -34,7 +34,6 @@ UNIT_GROUPS = {
     "− cobertura léxica de la unidad": ("cover", "cover_ctx", "cover_rel", "cover_rank"),
     "− similitud e5 de la unidad": ("dense", "dense_rel", "dense_rank"),
     "− vecinas y fragmento": ("cover_chunk", "cover_next", "cover_prev", "best_in_chunk"),
-    "− rango y posición": ("chunk_rank", "position", "first"),
     "− tipo de pregunta × unidad": ("*",),
 }
 QUESTION_GROUPS = {

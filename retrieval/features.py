@@ -1,7 +1,7 @@
 """What the answer policy sees: features of each candidate unit, and of the question as a whole.
 
 Every feature is a property of text the policy could meet on any question (term overlap weighted by
-IDF, e5 similarity, what the question type asks against what the unit holds, ranks and positions);
+IDF, e5 similarity, what the question type asks against what the unit holds);
 none names a word of a particular question.
 """
 
@@ -59,9 +59,6 @@ UNIT_FEATURES = [
     "dense",
     "dense_rel",
     "dense_rank",
-    "chunk_rank",
-    "position",
-    "first",
     "length",
     "year_any",
     "share_percent",
@@ -172,9 +169,6 @@ def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
     best_by_chunk: dict[int, float] = {}
     for c, cover in zip(candidates, covers, strict=True):
         best_by_chunk[c.n] = max(best_by_chunk.get(c.n, 0.0), cover)
-    counts: dict[int, int] = {}
-    for c in candidates:
-        counts[c.n] = counts.get(c.n, 0) + 1
     rows = []
     for i, c in enumerate(candidates):
         props = _properties(c.unit, view)
@@ -193,9 +187,6 @@ def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
             "dense": dense[i],
             "dense_rel": dense[i] - best_dense,
             "dense_rank": 1 / (1 + dense_order[i]),
-            "chunk_rank": 1 / (1 + c.rank),
-            "position": c.unit.position / max(1, counts[c.n] - 1),
-            "first": float(c.unit.position == 0),
             "length": math.log(1 + len(c.unit.text)) / 6,
             "year_any": float(bool(_YEAR.search(c.unit.text))),
             "share_percent": float(view.wants_share and props["percent"] > 0),
