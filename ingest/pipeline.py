@@ -88,7 +88,7 @@ def documents(paths: list[Path]) -> tuple[list[tuple[Path, DocumentInfo]], list[
 
 
 def embedded_texts(paths: list[Path], ocr: OcrMode = "auto") -> list[str]:
-    """Every text indexing `paths` embeds (chunks and answer units), in document order."""
+    """Every text indexing `paths` embeds (answer units and chunk contexts), in document order."""
     texts = []
     for path, info in documents(paths)[0]:
         try:
@@ -96,7 +96,7 @@ def embedded_texts(paths: list[Path], ocr: OcrMode = "auto") -> list[str]:
         except DocumentRejected:
             continue  # nothing of it is embedded
         for chunk in map(with_units, chunks):
-            texts.extend(embedded(chunk))
+            texts.extend(embedded(chunk, units_from_json(chunk.units)))
     return texts
 
 
@@ -247,10 +247,9 @@ def document_record(
     )
 
 
-def embedded(chunk: Chunk) -> list[str]:
-    """The texts embedded for a chunk with its units cut: each unit, then what stands for the
-    whole passage: its context (title > section) when it has sentences, else its whole text."""
-    units = units_from_json(chunk.units)
+def embedded(chunk: Chunk, units: list[Unit]) -> list[str]:
+    """The texts embedded for a chunk and its units: each unit, then what stands for the whole
+    passage: its context (title > section) when it has sentences, else its whole text."""
     whole = chunk.context if any(u.kind == "sentence" for u in units) else chunk.indexed_text
     return [u.text for u in units] + [whole]
 
@@ -274,13 +273,15 @@ def _embed(chunks: list[Chunk], vectors: VectorCache, advance: Callable[[int], N
     rows = []
     for start in range(0, len(chunks), EMBED_BATCH):
         batch = chunks[start : start + EMBED_BATCH]
-        texts_of = [embedded(c) for c in batch]
+        units_of = [units_from_json(c.units) for c in batch]
+        texts_of = [embedded(c, units) for c, units in zip(batch, units_of, strict=True)]
         found = vectors.vectors([t for texts in texts_of for t in texts])
         offset = 0
-        for i, (chunk, texts) in enumerate(zip(batch, texts_of, strict=True), start=start):
+        for i, (chunk, units, texts) in enumerate(
+            zip(batch, units_of, texts_of, strict=True), start=start
+        ):
             own = found[offset : offset + len(texts)]
             offset += len(texts)
-            units = units_from_json(chunk.units)
             rows.append(passage_vector(units, texts, own))
             unit_vectors = encode_vectors(own[: len(units)]) if units else None
             chunks[i] = replace(chunk, unit_vectors=unit_vectors)

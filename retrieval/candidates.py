@@ -51,7 +51,7 @@ class UnitBook:
     def candidates(self, sources: list[Source]) -> list[Candidate]:
         """Every unit of the sources, in source order."""
         found = []
-        for rank, source in enumerate(sources):
+        for source in sources:
             units = self._units.get(source.chunk_id, [])
             vectors = self._vectors.get(source.chunk_id)
             terms = self._unit_terms(source.chunk_id)
@@ -65,7 +65,6 @@ class UnitBook:
                     Candidate(
                         unit,
                         source.n,
-                        rank,
                         terms[i],
                         vector,
                         (before, after),
@@ -81,7 +80,6 @@ class UnitBook:
                         Candidate(
                             pair,
                             source.n,
-                            rank,
                             terms[i] | terms[i + 1],
                             _mean(vector, vectors[i + 1] if vector is not None else None),
                             (before, following),

@@ -127,7 +127,6 @@ class Candidate:
 
     unit: Unit
     n: int  # the source's citation number
-    rank: int  # the source's rank (0 = best)
     terms: frozenset[str]
     vector: np.ndarray | None
     neighbours: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())

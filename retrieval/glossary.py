@@ -64,6 +64,12 @@ def _looks_like_acronym(text: str) -> bool:
     )
 
 
+def mentions(text: str, acronyms: list[str]) -> bool:
+    """Whether the text names one of the (folded) acronyms as a word of its own."""
+    folded = fold_accents(text)
+    return any(re.search(rf"(?<![\w+]){re.escape(a)}(?![\w+])", folded) for a in acronyms)
+
+
 class Glossary:
     """acronym (folded) -> entries, one per document that expands it."""
 
@@ -92,11 +98,7 @@ class Glossary:
 
     def acronyms_in(self, question: str) -> list[str]:
         """Glossary acronyms the question mentions (case- and accent-insensitive)."""
-        folded = fold_accents(question)
-        found = []
-        for key in self._entries:
-            if re.search(rf"(?<![\w+]){re.escape(key)}(?![\w+])", folded):
-                found.append(key)
+        found = [key for key in self._entries if mentions(question, [key])]
         # "INNOVATE PERU" beats "INNOVATE": drop keys contained in a longer match.
         return [k for k in found if not any(k != o and k in o for o in found)]
 

@@ -9,7 +9,6 @@ live in `retrieval/models/answer_policy.json`; answering needs only numpy.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from retrieval.features import (
     QuestionView,
     unit_matrix,
 )
-from retrieval.text import fold_accents
+from retrieval.glossary import mentions
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
@@ -196,7 +195,7 @@ def select_quotes(
         if taken and (unit_p[i] < keep_ratio * best or taken >= most):
             break
         if delib.definitions and (
-            c.n in delib.glossary_sources or not _names(c.unit.text, delib.subjects)
+            c.n in delib.glossary_sources or not mentions(c.unit.text, delib.subjects)
         ):
             continue
         piece = f"{c.unit.text} [{c.n}]"
@@ -218,11 +217,6 @@ def select_quotes(
         quoted_places |= places
         taken += 1
     return quotes
-
-
-def _names(text: str, subjects: list[str]) -> bool:
-    folded = fold_accents(text)
-    return any(re.search(rf"(?<![\w+]){re.escape(s)}(?![\w+])", folded) for s in subjects)
 
 
 def _places(c: Candidate) -> set[tuple[int, int]]:

@@ -2,7 +2,7 @@
 
 A vector is looked up in the bundled files first (`vectors.npz` beside a corpus, committed with it,
 so a fresh clone indexes the bundled corpus without embedding anything), then in the local cache
-(`<data_dir>/vectors.sqlite`, every text this installation embedded, chunks and answer units alike).
+(`<data_dir>/vectors.sqlite`, every text this installation embedded: answer units and chunk contexts).
 Only texts found in neither are embedded. Every vector is kept at float16 precision, cached or not,
 so an index built from cached vectors is the very index built from freshly computed ones.
 """

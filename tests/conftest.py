@@ -116,6 +116,26 @@ def service(indexed, embedder):
     return AnswerService(ChunkStore.open(settings), embedder, settings)
 
 
+class CountingEmbedder:
+    """The real model, recording which passages it had to embed."""
+
+    def __init__(self, model) -> None:
+        self.model, self.identity, self.embedded = model, model.identity, []
+
+    def embed_passages(self, texts):
+        self.embedded.extend(texts)
+        return self.model.embed_passages(texts)
+
+    def embed_query(self, text):
+        return self.model.embed_query(text)
+
+
+@pytest.fixture
+def counting_embedder():
+    """`CountingEmbedder(model)`, for test modules (they do not import conftest)."""
+    return CountingEmbedder
+
+
 @pytest.fixture
 def pdf_builder():
     """`build_pdf`, for test modules (they do not import conftest, so any import mode works)."""

@@ -183,19 +183,21 @@ class JobRunner:
     def vectors(self, reuse: bool = True) -> VectorCache:
         """The vector cache of every job (bundled, local, or embedded by a model loaded when the
         first unknown text comes); `reuse=False`: one that embeds every text again."""
+        if not reuse:
+            return self._new_vectors(reuse=False)
         with self._vectors_guard:
-            if self._vectors is None or not reuse:
-                vectors = VectorCache(
-                    self.settings.embedding_model,
-                    self._embedder_factory,
-                    local=self.settings.data_dir / LOCAL_VECTORS_FILE,
-                    bundled=[self.settings.corpus_dir / VECTORS_FILE] if reuse else [],
-                    reuse=reuse,
-                )
-                if not reuse:
-                    return vectors
-                self._vectors = vectors
+            if self._vectors is None:
+                self._vectors = self._new_vectors()
             return self._vectors
+
+    def _new_vectors(self, reuse: bool = True) -> VectorCache:
+        return VectorCache(
+            self.settings.embedding_model,
+            self._embedder_factory,
+            local=self.settings.data_dir / LOCAL_VECTORS_FILE,
+            bundled=[self.settings.corpus_dir / VECTORS_FILE],
+            reuse=reuse,
+        )
 
     def committed(self) -> None:
         """A document version became visible: let the running service reload."""

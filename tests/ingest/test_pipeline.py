@@ -23,20 +23,6 @@ QUINUA = "La quinua orgánica de Puno llega a Estados Unidos y a Canadá."
 DOCS = {"cacao.txt": CACAO, "pisco.txt": PISCO, "quinua.txt": QUINUA}
 
 
-class CountingEmbedder:
-    """The real model, recording which passages it had to embed."""
-
-    def __init__(self, model) -> None:
-        self.model, self.identity, self.embedded = model, model.identity, []
-
-    def embed_passages(self, texts):
-        self.embedded.extend(texts)
-        return self.model.embed_passages(texts)
-
-    def embed_query(self, text):
-        return self.model.embed_query(text)
-
-
 class Killed(Exception):
     """Stands for the process dying in the middle of a run."""
 
@@ -122,11 +108,13 @@ def test_second_run_skips_unchanged_documents_without_loading_the_model(
     assert_no_stale_chunks(settings)
 
 
-def test_changed_document_replaces_its_old_chunks(corpus, run, settings, embedder):
+def test_changed_document_replaces_its_old_chunks(
+    corpus, run, settings, embedder, counting_embedder
+):
     run(corpus)
     new_quinua = "La quinua roja de Puno ahora también llega a Alemania."
     (corpus / "quinua.txt").write_text(new_quinua, encoding="utf-8")
-    counting = CountingEmbedder(embedder)
+    counting = counting_embedder(embedder)
 
     report = run(corpus, model=counting)
 
@@ -180,11 +168,11 @@ def test_rebuild_starts_from_an_empty_index(corpus, run, settings, tmp_path):
 
 
 def test_new_pipeline_version_reindexes_every_document(
-    corpus, run, settings, embedder, monkeypatch
+    corpus, run, settings, embedder, monkeypatch, counting_embedder
 ):
     run(corpus)
     monkeypatch.setattr(ingest.pipeline, "PIPELINE_VERSION", "siguiente")
-    counting = CountingEmbedder(embedder)
+    counting = counting_embedder(embedder)
 
     report = run(corpus, model=counting)
 

@@ -29,8 +29,8 @@ def _view(question: str) -> QuestionView:
     return QuestionView(terms, weights, classify(question), frozenset(), False, np.ones(4) / 2)
 
 
-def _candidate(text: str, n: int, rank: int, kind: str = "sentence", vector=None) -> Candidate:
-    return Candidate(Unit(text, kind, 0), n, rank, unit_terms(text), vector)
+def _candidate(text: str, n: int, kind: str = "sentence", vector=None) -> Candidate:
+    return Candidate(Unit(text, kind, 0), n, unit_terms(text), vector)
 
 
 def _responsible_example(topic: str, answered: bool = True) -> Example:
@@ -39,17 +39,15 @@ def _responsible_example(topic: str, answered: bool = True) -> Example:
     near = np.ones(4) / 2
     far = np.asarray([0.5, -0.5, 0.5, -0.5])
     units = [
-        _candidate(f"La promoción del {topic} es una prioridad de la región.", 1, 0, vector=far),
+        _candidate(f"La promoción del {topic} es una prioridad de la región.", 1, vector=far),
         _candidate(
-            f"Responsable: Dirección Regional de Agricultura (DRA) ({topic}).", 1, 0, "fact", near
+            f"Responsable: Dirección Regional de Agricultura (DRA) ({topic}).", 1, "fact", near
         ),
-        _candidate(
-            "El documento se elaboró con talleres participativos en 2019.", 2, 1, vector=far
-        ),
+        _candidate("El documento se elaboró con talleres participativos en 2019.", 2, vector=far),
     ]
     if not answered:
         units = [
-            _candidate("El clima de la costa es templado y seco durante el año.", 1, 0, vector=far)
+            _candidate("El clima de la costa es templado y seco durante el año.", 1, vector=far)
         ]
     view = _view(question)
     signals = {
@@ -124,10 +122,10 @@ def test_threshold_keeps_false_abstention_under_the_rate():
 def test_quotes_are_cited_deduplicated_and_within_the_budget():
     view = _view("¿cuántos productores de orégano se capacitan?")
     units = [
-        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 1, 0),
-        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 2, 1),
-        _candidate("Los productores de orégano reciben asistencia técnica. " * 12, 3, 2),
-        _candidate("El orégano seco se exporta a Brasil y Chile.", 1, 0),
+        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 1),
+        _candidate("Se capacitan 80 productores de orégano en secado al 2025.", 2),
+        _candidate("Los productores de orégano reciben asistencia técnica. " * 12, 3),
+        _candidate("El orégano seco se exporta a Brasil y Chile.", 1),
     ]
     delib = Deliberation(view, units, {})
     p = np.asarray([0.9, 0.85, 0.8, 0.1])
@@ -145,12 +143,10 @@ def test_question_types_do_not_depend_on_particular_words_of_one_question():
 def test_a_definition_gets_its_expansions_and_one_sentence_on_what_it_is():
     view = _view("¿qué es la VUCE?")
     units = [
-        _candidate("SUNAT: Superintendencia Nacional de Aduanas. VUCE: Ventanilla Única.", 1, 0),
-        _candidate("Los trámites de comercio exterior se gestionan en línea.", 2, 0),
-        _candidate("La VUCE permite gestionar trámites de comercio exterior en línea.", 2, 1),
-        _candidate(
-            "La VUCE reduce los tiempos de los trámites de exportación e importación.", 2, 1
-        ),
+        _candidate("SUNAT: Superintendencia Nacional de Aduanas. VUCE: Ventanilla Única.", 1),
+        _candidate("Los trámites de comercio exterior se gestionan en línea.", 2),
+        _candidate("La VUCE permite gestionar trámites de comercio exterior en línea.", 2),
+        _candidate("La VUCE reduce los tiempos de los trámites de exportación e importación.", 2),
     ]
     definitions = ["VUCE: Ventanilla Única de Comercio Exterior. [1]"]
     delib = Deliberation(view, units, {}, definitions, subjects=["vuce"], glossary_sources={1})
@@ -165,11 +161,9 @@ def test_a_definition_gets_its_expansions_and_one_sentence_on_what_it_is():
 def test_a_unit_that_mostly_repeats_what_was_quoted_is_left_out():
     view = _view("¿quién da la capacitación en calidad?")
     units = [
-        _candidate("Responsable: MINCETUR; con participación de: INACAL, INDECOPI.", 1, 0, "fact"),
-        _candidate("Proveedor: Responsable MINCETUR con participación de INACAL e INDECOPI.", 1, 0),
-        _candidate(
-            "Las empresas exportadoras reciben la capacitación en línea y en regiones.", 2, 1
-        ),
+        _candidate("Responsable: MINCETUR; con participación de: INACAL, INDECOPI.", 1, "fact"),
+        _candidate("Proveedor: Responsable MINCETUR con participación de INACAL e INDECOPI.", 1),
+        _candidate("Las empresas exportadoras reciben la capacitación en línea y en regiones.", 2),
     ]
     delib = Deliberation(view, units, {})
     quotes = select_quotes(delib, np.asarray([0.9, 0.8, 0.5]), keep_ratio=0.1, max_chars=600)

@@ -23,26 +23,14 @@ QUESTIONS = [
 ]
 
 
-class CountingEmbedder:
-    """The real model, recording what it had to embed."""
-
-    def __init__(self, model) -> None:
-        self.model, self.identity, self.embedded = model, model.identity, []
-
-    def embed_passages(self, texts):
-        self.embedded.extend(texts)
-        return self.model.embed_passages(texts)
-
-    def embed_query(self, text):
-        return self.model.embed_query(text)
-
-
 def refuse_to_load():
     raise AssertionError("the model was loaded though every vector was bundled")
 
 
-def test_a_text_is_embedded_once_and_kept_at_float16_precision(tmp_path, embedder):
-    counting = CountingEmbedder(embedder)
+def test_a_text_is_embedded_once_and_kept_at_float16_precision(
+    tmp_path, embedder, counting_embedder
+):
+    counting = counting_embedder(embedder)
     local = tmp_path / LOCAL_VECTORS_FILE
     first = VectorCache.over(counting, local=local)
 
@@ -56,11 +44,13 @@ def test_a_text_is_embedded_once_and_kept_at_float16_precision(tmp_path, embedde
     assert (first.embedded, first.reused) == (2, 1)
 
 
-def test_bundled_files_of_another_model_or_unreadable_are_ignored(tmp_path, embedder, caplog):
+def test_bundled_files_of_another_model_or_unreadable_are_ignored(
+    tmp_path, embedder, caplog, counting_embedder
+):
     texts = ["cacao de Piura", "quinua de Puno"]
     VectorCache.over(embedder).export(texts, tmp_path / "e5.npz")
     (tmp_path / "roto.npz").write_bytes(b"no es un npz")
-    counting = CountingEmbedder(embedder)
+    counting = counting_embedder(embedder)
 
     with caplog.at_level(logging.WARNING):
         cache = VectorCache("otro-modelo", lambda: counting, bundled=[tmp_path / "e5.npz"])
@@ -121,10 +111,12 @@ def test_the_export_replaces_the_file_whole(tmp_path, embedder):
     assert [p.name for p in tmp_path.iterdir()] == [VECTORS_FILE]
 
 
-def test_recomputing_embeds_every_text_again_and_keeps_the_new_vectors(tmp_path, embedder):
+def test_recomputing_embeds_every_text_again_and_keeps_the_new_vectors(
+    tmp_path, embedder, counting_embedder
+):
     local, bundled = tmp_path / LOCAL_VECTORS_FILE, tmp_path / VECTORS_FILE
     VectorCache.over(embedder, local=local).export(["maca de Junín"], bundled)
-    counting = CountingEmbedder(embedder)
+    counting = counting_embedder(embedder)
 
     VectorCache.over(counting, local=local, bundled=[bundled], reuse=False).vectors(
         ["maca de Junín"]
