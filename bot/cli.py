@@ -10,7 +10,14 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bot.compose import give_staff_jobs, job_runner, open_usage_log, web_app
+from bot.compose import (
+    give_staff_jobs,
+    index_service,
+    job_runner,
+    open_store,
+    open_usage_log,
+    web_app,
+)
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError
@@ -80,38 +87,27 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from bot.admin.history import render_history
 
-    print(render_history(_settings(args), args.doc_id))
+    settings = _settings(args)
+    print(render_history(settings, index_service(settings), args.doc_id))
     return 0
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
-    from ingest.pipeline import embedded_texts
-    from retrieval.vector_cache import VECTORS_FILE
-
     settings = _settings(args)
     folder = Path(args.folder) if args.folder else settings.corpus_dir
     if not folder.is_dir():
         print(f"Error: {folder}: {message('ingest.missing_path')}", file=sys.stderr)
         return EXIT_USER_ERROR
-    texts = embedded_texts([folder], settings.ocr)
-    vectors = job_runner(settings).vectors()
-    written = vectors.export(texts, folder / VECTORS_FILE)
+    index = index_service(settings)
+    path, written = index.export_vectors(folder)
     print(
-        message(
-            "ingest.vectors_written",
-            path=folder / VECTORS_FILE,
-            count=written,
-            embedded=vectors.embedded,
-        )
+        message("ingest.vectors_written", path=path, count=written, embedded=index.vectors.embedded)
     )
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from retrieval.store import ChunkStore
-
-    settings = _settings(args)
-    store = ChunkStore.open(settings)
+    store = open_store(_settings(args))
     manifest = store.manifest()
     print(f"Índice: {store.location}")
     print(f"Modelo de embeddings: {store.embedding_model() or '(índice vacío)'}")

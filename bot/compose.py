@@ -9,12 +9,35 @@ from prompts import message
 from retrieval.settings import Settings, load_settings
 
 
+def open_store(settings: Settings):
+    """The configured chunk store (embedded Chroma, or the `chroma run` server)."""
+    from retrieval.store import ChunkStore
+
+    return ChunkStore.open(settings)
+
+
+def index_service(settings: Settings, embedder_factory=None):
+    """The one way to change the index: its store, and vectors bundled, cached or embedded by
+    `embedder_factory` (default: the configured model), called only when a text none of them
+    knows comes."""
+    from ingest import IndexService
+    from retrieval.embeddings import build_embedder
+    from retrieval.vector_cache import LOCAL_VECTORS_FILE, VECTORS_FILE, VectorCache
+
+    vectors = VectorCache(
+        settings.embedding_model,
+        embedder_factory or (lambda: build_embedder(settings)),
+        local=settings.data_dir / LOCAL_VECTORS_FILE,
+        bundled=[settings.corpus_dir / VECTORS_FILE],
+    )
+    return IndexService(open_store(settings), vectors, settings.ocr)
+
+
 def job_runner(settings: Settings, on_commit=None):
     """The staff job runner; jobs a dead process left are finished or rolled back first."""
     from bot.admin.jobs import JobRunner
-    from retrieval.embeddings import build_embedder
 
-    runner = JobRunner(settings, lambda: build_embedder(settings), on_commit=on_commit)
+    runner = JobRunner(settings, index_service(settings), on_commit=on_commit)
     for job in runner.recover():
         print(f"Aviso: {job.summary} ({job.id})", file=sys.stderr, flush=True)
     return runner

@@ -1,14 +1,10 @@
-"""Incremental indexing: skip unchanged documents, replace changed ones, delete removed ones.
-
-A document's manifest entry is written only after all its chunks are stored, so a run killed half-way
-leaves every document answerable in its previous version, and the next run finishes the job.
-"""
+"""The steps of indexing one document: find it, chunk it, cut its answer units, embed and stage
+them; `ingest.service.IndexService` runs them in order and commits each document."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,8 +15,7 @@ import numpy as np
 
 from ingest.catalog import CATALOG_FILE, DocumentInfo, describe, load_catalog, slugify
 from ingest.chunking import chunk_document
-from ingest.loaders import SUPPORTED_SUFFIXES, content_hash, load_document
-from ingest.progress import Progress, announce
+from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from prompts import message
 from retrieval.contract import Chunk, DocumentRecord, document_version
 from retrieval.errors import DocumentRejected
@@ -109,94 +104,6 @@ def _unique_ids(described: list[tuple[Path, DocumentInfo]]) -> list[tuple[Path, 
             for path, info in described
         ]
     return described
-
-
-def _covers(paths: list[Path], source: str) -> bool:
-    """Whether a previously indexed file lies under one of the paths of this run."""
-    source_path = Path(source)
-    return any(source_path == p or p in source_path.parents for p in paths)
-
-
-def ingest(
-    paths: list[Path],
-    store: ChunkStore,
-    vectors: VectorCache,
-    rebuild: bool = False,
-    progress: bool | None = None,
-    on_progress: Callable[[int, int, str], None] | None = None,
-    on_commit: Callable[[str, DocumentRecord | None], None] | None = None,
-    ocr: OcrMode = "auto",
-) -> IngestReport:
-    """Bring the index in line with the documents under `paths`.
-
-    `vectors` gives each text's vector (a `vectors.npz` beside the documents is read into it);
-    `progress` is a bar (True), log lines (False) or either, by whether stderr is a terminal (None).
-    `on_progress(done, total, doc_id)` follows the embedding; `on_commit(doc_id, record)` is called
-    each time a document version becomes visible (record None: the document was removed).
-    `ocr` is the EXPORTA_OCR setting: whether scanned PDF pages are read with tesseract.
-    """
-    started = time.perf_counter()
-    reused, embedded = vectors.reused, vectors.embedded
-    paths = [p.resolve() for p in paths]
-    report = IngestReport()
-    described, report.failed = documents(paths)
-    if rebuild:
-        store.drop()
-    store.open_for_writing(vectors.model)
-    store.purge_stale()
-    manifest = store.manifest()
-    for folder in sorted({path.parent for path, _ in described}):
-        vectors.load_bundled(folder / VECTORS_FILE)
-
-    pending = []  # (path, info) of new or changed documents
-    seen: set[str] = set()
-    for path, info in described:
-        seen.add(info.doc_id)
-        digest = content_hash(path)
-        previous = manifest.get(info.doc_id)
-        if previous and previous.content_hash == digest and previous.pipeline == PIPELINE_VERSION:
-            report.unchanged.append(info.doc_id)
-        else:
-            pending.append((path, info))
-
-    chunked = []
-    for path, info in pending:
-        announce(message("ingest.reading", name=path.name))
-        try:
-            digest, chunks = chunk_file(path, info, ocr)
-        except DocumentRejected as exc:
-            report.failed.append((str(path), str(exc)))
-            continue
-        chunked.append((path, info, digest, chunks))
-
-    total = sum(len(c) for *_, c in chunked)
-    with Progress(total, terminal=progress) as bar:
-        for path, info, digest, chunks in chunked:
-
-            def advance(n: int, doc_id: str = info.doc_id) -> None:
-                bar.advance(n, doc_id)
-                if on_progress is not None:
-                    on_progress(bar.done, total, doc_id)
-
-            stage_chunks(chunks, store, vectors, advance)
-            record = document_record(info, path, digest, chunks)
-            store.commit_document(record)
-            if on_commit is not None:
-                on_commit(info.doc_id, record)
-            (report.updated if info.doc_id in manifest else report.added).append(info.doc_id)
-            report.chunks += len(chunks)
-
-    for doc_id, record in manifest.items():
-        if doc_id not in seen and _covers(paths, record.source):
-            store.remove_document(doc_id)
-            if on_commit is not None:
-                on_commit(doc_id, None)
-            report.removed.append(doc_id)
-    store.purge_stale()
-    report.reused, report.embedded = vectors.reused - reused, vectors.embedded - embedded
-    report.seconds = time.perf_counter() - started
-    logger.info("%s", report.summary())
-    return report
 
 
 def chunk_file(path: Path, info: DocumentInfo, ocr: OcrMode = "auto") -> tuple[str, list[Chunk]]:

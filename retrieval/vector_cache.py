@@ -53,6 +53,7 @@ class VectorCache:
         self._known: dict[str, np.ndarray] = {}
         self._loaded: set[Path] = set()
         self._guard = threading.Lock()
+        self._local = local
         self._db = _open_local(local) if local is not None else None
         self.reused = 0  # texts whose vector was found
         self.embedded = 0  # texts embedded by this cache
@@ -63,6 +64,10 @@ class VectorCache:
     def over(cls, embedder: Embedder, **options) -> VectorCache:
         """A cache in front of a model already loaded."""
         return cls(embedder.identity, lambda: embedder, **options)
+
+    def recomputing(self) -> VectorCache:
+        """A cache under the same model and local file that embeds every text again."""
+        return VectorCache(self.model, self._embedder_factory, local=self._local, reuse=False)
 
     def load_bundled(self, path: Path) -> None:
         """Add the vectors of a `vectors.npz` file (ignored when absent or for another model)."""

@@ -93,7 +93,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def indexed(tmp_path_factory, embedder):
     """(settings, corpus folder) of a real index of the fixture corpus, built once per session."""
-    from ingest.pipeline import ingest
+    from ingest import IndexService
     from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
     from retrieval.vector_cache import VectorCache
@@ -101,7 +101,9 @@ def indexed(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("indexed")
     corpus = make_corpus(root / "corpus")
     settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
-    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
+    report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [corpus], progress=False
+    )
     assert not report.failed, report.failed
     return settings, corpus
 

@@ -8,15 +8,13 @@ a replaced or removed file is moved to <data_dir>/archive/<job>/ rather than del
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingest.catalog import CATALOG_FILE, slugify
+from ingest import IndexService
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +71,7 @@ def promote(plan: PlannedDocument, corpus_dir: Path, archive: Path, job_id: str)
     if not is_under(final, corpus_dir):  # never write outside the corpus folder
         raise ValueError(f"{final} is outside {corpus_dir}")
     if plan.catalog is not None:
-        set_catalog_entry(final.parent / CATALOG_FILE, final.name, plan.catalog)
+        IndexService.write_catalog_entry(final, plan.catalog)
     staged = Path(plan.staged) if plan.staged else None
     if staged is not None and staged.exists():
         if sha256_of(final) != plan.content_hash:
@@ -118,46 +116,3 @@ def _archive(path: Path, archive: Path, copy: bool = False) -> None:
     else:
         shutil.move(path, target)
     logger.info("Archived %s to %s", path, target)
-
-
-def catalog_entry(doc_id: str, name: str, fields: dict, existing: dict | None) -> dict | None:
-    """The catalog entry a file needs, or None when the catalog already says it all."""
-    entry = dict(existing or {})
-    entry.update({k: v for k, v in fields.items() if v is not None})
-    if slugify(Path(name).stem) != doc_id:  # the file name alone would give another id
-        entry["doc_id"] = doc_id
-    return None if entry == (existing or {}) else entry
-
-
-def set_catalog_entry(path: Path, name: str, entry: dict) -> None:
-    """Write the `[name]` table of a catalog.toml (added, or its own lines rewritten)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    current = tomllib.loads(text) if text else {}
-    if current.get(name) == entry:
-        return
-    block = _toml_table(name, entry)
-    header = f"[{json.dumps(name, ensure_ascii=False)}]"
-    lines = text.splitlines()
-    if name in current and header in (line.strip() for line in lines):
-        start = next(i for i, line in enumerate(lines) if line.strip() == header)
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
-            len(lines),
-        )
-        new_text = "\n".join([*lines[:start], block.rstrip("\n"), "", *lines[end:]]) + "\n"
-    elif name in current:  # written in another form: leave the staff's file alone
-        logger.warning("Catalog entry %s in %s not rewritten", name, path)
-        return
-    else:
-        new_text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block
-    tomllib.loads(new_text)  # never leave a catalog the next ingest cannot read
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(new_text, encoding="utf-8")
-    os.replace(part, path)
-
-
-def _toml_table(name: str, entry: dict) -> str:
-    lines = [f"[{json.dumps(name, ensure_ascii=False)}]"]
-    for key, value in entry.items():  # JSON strings and integers are valid TOML values
-        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    return "\n".join(lines) + "\n"

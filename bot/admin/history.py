@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from bot.admin.errors import DocumentNotFound
 from bot.admin.versions import VersionHistory
+from ingest import IndexService
 from prompts import message
 from retrieval.settings import Settings
-from retrieval.store import ChunkStore
 
 
-def render_history(settings: Settings, doc_id: str | None = None) -> str:
+def render_history(settings: Settings, index: IndexService, doc_id: str | None = None) -> str:
     """One line per version, newest first; an id neither indexed nor ever recorded is an error."""
     versions = VersionHistory(settings).history(doc_id)
     unknown = doc_id is not None and not versions
-    if unknown and doc_id not in ChunkStore.open(settings).manifest():
+    if unknown and doc_id not in index.manifest():
         raise DocumentNotFound(doc_id)
     if not versions:
         return message("admin.history_empty")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 
 from bot.database import connect, create_tables, metadata
-from ingest.progress import describe
+from ingest import describe_progress
 from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,9 @@ class Job:
         """Done, total, rate and time left, as the terminal and the log lines say them."""
         started = datetime.fromisoformat(self.started_at) if self.started_at else None
         now = now or datetime.now(UTC)
-        return describe(self.done, self.total, (now - started).total_seconds() if started else 0)
+        return describe_progress(
+            self.done, self.total, (now - started).total_seconds() if started else 0
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready; errors as [{"file": …, "reason": …}]."""

@@ -26,12 +26,10 @@ from bot.admin.lock import JobLock
 from bot.admin.tasks import JobTask
 from bot.admin.uploads import Upload, UploadRejected, validate_upload
 from bot.admin.versions import VersionHistory
-from ingest.pipeline import IngestReport
+from ingest import IndexService, IngestReport
 from prompts import message
-from retrieval.embeddings import Embedder
 from retrieval.errors import ExportaError
 from retrieval.settings import Settings
-from retrieval.vector_cache import LOCAL_VECTORS_FILE, VECTORS_FILE, VectorCache
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +52,16 @@ class JobRunner:
     def __init__(
         self,
         settings: Settings,
-        embedder_factory: Callable[[], Embedder],
+        index: IndexService,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.index = index
         self.on_commit = on_commit
         self.audit = AuditLog(settings)
         self.versions = VersionHistory(settings)
         self.log = JobLog(settings)
         self._lock = JobLock(settings.data_dir / "admin-job.lock")
-        self._embedder_factory = embedder_factory
-        self._vectors: VectorCache | None = None
-        self._vectors_guard = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
         # Tests set this to stop ("kill") a job at a named step; see JobTask.checkpoint.
         self.checkpoint: Callable[[str], None] = lambda step: None
@@ -86,9 +82,8 @@ class JobRunner:
         for job in self.log.unfinished():
             plans = [PlannedDocument.from_json(p) for p in self.log.plan(job.id)]
             now = utc_now()
-            finished, undone = recovery.settle(
-                job.action, plans, self.settings, self.versions, job.id, job.requested_by, now
-            )
+            finished, undone = recovery.settle(job.action, plans, self.index, self.settings,
+                                               self.versions, job.id, job.requested_by, now)  # fmt: skip
             none = message("admin.nothing")
             summary = message(
                 "admin.job_interrupted",
@@ -180,25 +175,6 @@ class JobRunner:
             time.sleep(WAIT_POLL_SECONDS)
 
     # -- for JobTask ---------------------------------------------------------------------------
-    def vectors(self, reuse: bool = True) -> VectorCache:
-        """The vector cache of every job (bundled, local, or embedded by a model loaded when the
-        first unknown text comes); `reuse=False`: one that embeds every text again."""
-        if not reuse:
-            return self._new_vectors(reuse=False)
-        with self._vectors_guard:
-            if self._vectors is None:
-                self._vectors = self._new_vectors()
-            return self._vectors
-
-    def _new_vectors(self, reuse: bool = True) -> VectorCache:
-        return VectorCache(
-            self.settings.embedding_model,
-            self._embedder_factory,
-            local=self.settings.data_dir / LOCAL_VECTORS_FILE,
-            bundled=[self.settings.corpus_dir / VECTORS_FILE],
-            reuse=reuse,
-        )
-
     def committed(self) -> None:
         """A document version became visible: let the running service reload."""
         if self.on_commit is None:
@@ -214,9 +190,7 @@ class JobRunner:
 
     # -- internals -----------------------------------------------------------------------------
     def _indexed(self, doc_id: str):
-        from retrieval.store import ChunkStore
-
-        record = ChunkStore.open(self.settings).manifest(fresh=True).get(doc_id)
+        record = self.index.manifest().get(doc_id)
         if record is None:
             raise DocumentNotFound(doc_id)
         return record

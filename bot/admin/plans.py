@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.admin.corpusfiles import PlannedDocument, catalog_entry, is_under
+from bot.admin.corpusfiles import PlannedDocument, is_under
 from bot.admin.errors import DocumentNotFound
 from bot.admin.uploads import UploadRejected, ValidatedUpload, inside, safe_filename
-from ingest.catalog import DocumentInfo, describe, load_catalog
+from ingest import DocumentInfo, IndexService
 from prompts import message
 from retrieval.contract import DocumentRecord
 from retrieval.settings import Settings
@@ -32,12 +32,11 @@ def plan_adding(
     staging: Path,
 ) -> list[Planned]:
     """New documents, each under its own id; an id already indexed must be replaced instead."""
-    catalog = load_catalog([settings.corpus_dir])
     taken = set(manifest)
     planned = []
     for upload in uploads:
         final = inside(settings.corpus_dir, upload.filename)
-        info = _with_upload_fields(describe(final, catalog), upload)
+        info = _with_upload_fields(IndexService.describe(final), upload)
         if info.doc_id in taken:
             reason = message("admin.already_indexed", doc_id=info.doc_id)
             if info.doc_id not in manifest:
@@ -45,7 +44,7 @@ def plan_adding(
             raise UploadRejected("exists", upload.filename, reason)
         taken.add(info.doc_id)
         fields = _upload_fields(upload)
-        entry = catalog_entry(info.doc_id, final.name, fields, catalog.get(final.name))
+        entry = IndexService.catalog_entry(info.doc_id, final, fields)
         planned.append(_planned(upload, info, final, staging, None, entry))
     return planned
 
@@ -74,7 +73,7 @@ def plan_replacing(
     fields = _upload_fields(upload)
     if final.name != old.name:  # the old name's catalog entry no longer applies
         fields = {"title": info.title, "kind": info.kind, "year": info.year, "region": info.region}
-    entry = catalog_entry(doc_id, final.name, fields, load_catalog([final.parent]).get(final.name))
+    entry = IndexService.catalog_entry(doc_id, final, fields)
     previous = str(old) if old.resolve() != final else None
     return [_planned(upload, info, final, staging, previous, entry)]
 

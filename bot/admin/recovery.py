@@ -35,9 +35,9 @@ from bot.admin.corpusfiles import (
     retire,
 )
 from bot.admin.versions import DocumentVersion, VersionHistory
+from ingest import IndexService
 from retrieval.contract import DocumentRecord
 from retrieval.settings import Settings
-from retrieval.store import ChunkStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def complete(
 def settle(
     action: str,
     plans: list[PlannedDocument],
+    index: IndexService,
     settings: Settings,
     versions: VersionHistory,
     job_id: str,
@@ -95,8 +96,7 @@ def settle(
     now: str,
 ) -> tuple[list[str], list[str]]:
     """Roll each document of a stopped job forward or back; (finished, rolled back) doc ids."""
-    store = ChunkStore.open(settings)
-    manifest = store.manifest(fresh=True)
+    manifest = index.manifest()
     finished, rolled_back = [], []
     for plan in plans:
         if is_committed(action, plan, manifest):
@@ -106,7 +106,7 @@ def settle(
         else:
             discard(plan, job_id)
             rolled_back.append(plan.doc_id)
-    purged = store.purge_stale()
+    purged = index.purge_stale()
     clean_staging(settings.data_dir, job_id)
     logger.info(
         "Job %s settled: finished %s, rolled back %s, %d stale chunks purged",

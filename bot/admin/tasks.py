@@ -1,4 +1,5 @@
-"""The work of one job: plan it under the lock, then stage, embed, commit and move files."""
+"""The work of one job: plan it under the lock, stage the uploads, let the IndexService index
+them, then move each committed document's file into place."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import ingest.pipeline as pipeline
 from bot.admin import recovery
 from bot.admin.audit import utc_now
 from bot.admin.corpusfiles import (
@@ -21,12 +21,10 @@ from bot.admin.joblog import Job
 from bot.admin.plans import plan_adding, plan_removing, plan_replacing
 from bot.admin.uploads import ValidatedUpload
 from bot.admin.versions import DocumentVersion
-from ingest.catalog import DocumentInfo
-from ingest.progress import Progress
+from ingest import DocumentInfo, Hooks, Incoming, IngestReport
 from prompts import message
-from retrieval.contract import DocumentRecord, document_version
-from retrieval.errors import DocumentRejected, ExportaError
-from retrieval.store import ChunkStore
+from retrieval.contract import DocumentRecord
+from retrieval.errors import ExportaError
 
 if TYPE_CHECKING:
     from bot.admin.jobs import JobRunner
@@ -46,7 +44,7 @@ class JobTask:
         self.plans: list[PlannedDocument] = []
         self.infos: dict[str, DocumentInfo] = {}
         self.uploads: dict[str, ValidatedUpload] = {}
-        self.report = pipeline.IngestReport()
+        self.report = IngestReport()
         self.raise_errors = False
         self.job: Job | None = None
 
@@ -83,7 +81,7 @@ class JobTask:
     # -- planning (lock held, nothing touched yet) ----------------------------------------------
     def begin(self, job_id: str) -> Job:
         """Plan every document, then write the job's row: step 1 of recovery.py."""
-        manifest = ChunkStore.open(self.settings).manifest(fresh=True)
+        manifest = self.runner.index.manifest()
         staging = staging_dir(self.settings.data_dir, job_id)
         if self.action == "add":
             planned = plan_adding(self.settings, manifest, self.inputs["validated"], staging)
@@ -109,22 +107,21 @@ class JobTask:
         started = time.perf_counter()
         try:
             self._update(state="running", started_at=utc_now())
-            store = ChunkStore.open(self.settings)
             if self.action == "remove":
-                self._remove(store)
+                self._remove()
             elif self.action == "reindex":
-                self._reindex(store)
+                self._reindex()
             else:
-                self._index_files(store)
+                self._index_files()
             self.report.seconds = time.perf_counter() - started
             nothing_done = not (self.report.added or self.report.updated or self.report.removed)
             state = "failed" if self.report.failed and nothing_done else "succeeded"
-            summary = self._summary()
-            self._finish(state, summary)
+            self._finish(state, self._summary())
         except Exception as exc:
             logger.exception("Job %s failed", self.job.id)
-            recovery.settle(self.action, self.plans, self.settings, self.runner.versions,
-                            self.job.id, self.requested_by, utc_now())  # fmt: skip
+            recovery.settle(self.action, self.plans, self.runner.index, self.settings,
+                            self.runner.versions, self.job.id, self.requested_by,
+                            utc_now())  # fmt: skip
             reason = str(exc) if isinstance(exc, ExportaError) else type(exc).__name__
             self._finish("failed", message("admin.job_failed", reason=reason))
             if self.raise_errors:
@@ -137,72 +134,48 @@ class JobTask:
             return message("admin.removed_summary", doc_id=self.plans[0].doc_id)
         return self.report.summary()
 
-    def _index_files(self, store: ChunkStore) -> None:
+    def _index_files(self) -> None:
         """Steps 2 to 6 for uploaded files (add, replace)."""
-        store.open_for_writing(self.settings.embedding_model)
-        store.purge_stale()  # invisible chunks a killed job may have left
-        manifest = store.manifest(fresh=True)
         for plan in self.plans:
             write_staged(Path(plan.staged), self.uploads[plan.doc_id].upload.data)
         self.runner.checkpoint("staged")
-        chunked = []
+        plans = {plan.doc_id: plan for plan in self.plans}
+        files = [
+            Incoming(
+                Path(plan.staged),
+                self.infos[plan.doc_id],
+                source=Path(plan.source),
+                label=self.uploads[plan.doc_id].filename,
+            )  # fmt: skip
+            for plan in self.plans
+        ]
+
+        def committed(doc_id: str, record: DocumentRecord | None) -> None:
+            self.runner.checkpoint("committed")  # step 4 done: this version answers from now on
+            self._complete(plans[doc_id], record)
+            self.runner.committed()
+
+        self.report = self.runner.index.index_files(files, self._hooks(committed))
+        indexed = {*self.report.added, *self.report.updated, *self.report.unchanged}
         for plan in self.plans:
-            try:
-                digest, chunks = pipeline.chunk_file(
-                    Path(plan.staged), self.infos[plan.doc_id], self.settings.ocr
-                )
-            except DocumentRejected as exc:
-                self.report.failed.append((self.uploads[plan.doc_id].filename, str(exc)))
+            if plan.doc_id not in indexed:  # refused by the loader: nothing of it stays
                 discard(plan, self.job.id)
-                continue
-            previous = manifest.get(plan.doc_id)
-            if previous and previous.version == document_version(digest, pipeline.PIPELINE_VERSION):
-                self.report.unchanged.append(plan.doc_id)  # same bytes: nothing to re-embed
-                continue
-            chunked.append((plan, digest, chunks))
-        total = sum(len(chunks) for *_, chunks in chunked)
-        self._update(total=total)
-        vectors = self.runner.vectors()
-        reused, embedded = vectors.reused, vectors.embedded
-        with Progress(total, terminal=False) as bar:  # log lines for the server's journal
-            for plan, digest, chunks in chunked:
-                self._update(current=plan.doc_id)
-
-                def advance(n: int, doc_id: str = plan.doc_id) -> None:
-                    bar.advance(n, doc_id)
-                    self._advance(n)
-
-                pipeline.stage_chunks(chunks, store, vectors, advance)
-                self.runner.checkpoint("chunks_added")
-                info = self.infos[plan.doc_id]
-                record = pipeline.document_record(info, Path(plan.source), digest, chunks)
-                store.commit_document(record)  # step 4: this version answers from now on
-                self.runner.checkpoint("committed")
-                self._complete(plan, record)
-                (self.report.updated if self.action == "replace" else self.report.added).append(
-                    plan.doc_id
-                )
-                self.report.chunks += len(chunks)
-                self.runner.committed()
-        store.purge_stale()
-        self.report.reused, self.report.embedded = (
-            vectors.reused - reused,
-            vectors.embedded - embedded,
-        )
         clean_staging(self.settings.data_dir, self.job.id)
 
-    def _remove(self, store: ChunkStore) -> None:
+    def _remove(self) -> None:
         plan = self.plans[0]
         self._update(current=plan.doc_id)
         self.runner.checkpoint("staged")
-        store.remove_document(plan.doc_id)  # step 4: hidden in one write, then chunks deleted
-        self.runner.checkpoint("committed")
-        self._complete(plan, None)
-        self.report.removed.append(plan.doc_id)
-        self.runner.committed()
 
-    def _reindex(self, store: ChunkStore) -> None:
-        before = store.manifest(fresh=True)
+        def removed(doc_id: str, record: DocumentRecord | None) -> None:
+            self.runner.checkpoint("committed")  # step 4: hidden in one write, chunks deleted
+            self._complete(plan, None)
+            self.runner.committed()
+
+        self.report = self.runner.index.remove(plan.doc_id, Hooks(commit=removed))
+
+    def _reindex(self) -> None:
+        before = self.runner.index.manifest()
 
         def committed(doc_id: str, record: DocumentRecord | None) -> None:
             old = before.get(doc_id)
@@ -210,27 +183,28 @@ class JobTask:
             self._update(doc_ids=[*self.job.doc_ids, doc_id])
             self.runner.committed()
 
-        self.report = pipeline.ingest(
+        self.report = self.runner.index.index(
             list(self.inputs["paths"]),
-            store,
-            self.runner.vectors(reuse=self.inputs["reuse_vectors"]),
             rebuild=self.inputs["rebuild"],
             progress=self.inputs["progress"],
-            on_progress=lambda done, total, doc_id: self._update(
+            hooks=self._hooks(committed),
+            recompute_vectors=not self.inputs["reuse_vectors"],
+        )
+
+    def _hooks(self, committed) -> Hooks:
+        """Progress into the job's row, checkpoints for the crash tests, then `committed`."""
+        return Hooks(
+            progress=lambda done, total, doc_id: self._update(
                 done=done, total=total, current=doc_id
             ),
-            on_commit=committed,
-            ocr=self.settings.ocr,
+            staged=lambda doc_id: self.runner.checkpoint("chunks_added"),
+            commit=committed,
         )
 
     def _complete(self, plan: PlannedDocument, record: DocumentRecord | None) -> None:
         recovery.complete(self.action, plan, record, self.settings, self.runner.versions,
                           self.job.id, self.requested_by, utc_now())  # fmt: skip
         self.runner.checkpoint("completed")
-
-    def _advance(self, n: int) -> None:
-        if n:
-            self._update(done=self.job.done + n)
 
     def _update(self, **changes) -> None:
         self.job = self.runner.log.update(self.job, **changes)

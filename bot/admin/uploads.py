@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ingest.loaders import load_document
+from ingest import IndexService
 from prompts import message
 from retrieval.errors import DocumentRejected, ExportaError
 from retrieval.settings import OcrMode, Settings
@@ -148,13 +148,12 @@ def _load(filename: str, data: bytes, shown: str, ocr: OcrMode) -> int:
         path.write_bytes(data)
         try:
             # Scanned pages are read by the indexing job, not while the staff member waits.
-            document = load_document(path, ocr, read_scans=False)
+            return IndexService.readable_pages(path, ocr)
         except DocumentRejected as exc:
             code = _LOADER_CODES.get(exc.key, "corrupt")
             if code == "unsupported_type":
                 raise UploadRejected(code, shown, message("admin.unsupported_content")) from exc
             raise UploadRejected(code, shown, str(exc)) from exc
-    return len(document.pages)
 
 
 def _printable(filename: str) -> str:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from bot.admin.jobs import JobRunner
+from bot.compose import index_service
 from bot.usage import UsageLog
 from bot.web import create_app
 from retrieval.service import AnswerService
@@ -103,7 +104,7 @@ def build_admin(root: Path, embedder, **changes) -> tuple:
     shutil.copytree(FIXTURE_CORPUS, corpus)
     base = {"data_dir": root / "data", "corpus_dir": corpus, "admin_token": SecretStr(TOKEN)}
     settings = load_settings(**{**base, "reload_check_seconds": 0, **changes})
-    runner = JobRunner(settings, lambda: RememberingEmbedder(embedder))
+    runner = JobRunner(settings, index_service(settings, lambda: RememberingEmbedder(embedder)))
     report = runner.ingest_now([corpus], "cli:prueba", progress=False)
     assert not report.failed, report.failed
     service = AnswerService(ChunkStore.open(settings), embedder, settings)

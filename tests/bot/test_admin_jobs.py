@@ -12,6 +12,7 @@ import pytest
 
 from bot.admin.jobs import DocumentNotFound, JobBusy, JobRunner
 from bot.admin.uploads import Upload, UploadRejected
+from bot.compose import index_service
 from prompts import message
 from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
@@ -67,7 +68,7 @@ def settings(tmp_path, fixture_corpus):
 @pytest.fixture
 def runner(settings, passages) -> JobRunner:
     """A runner over the fixture corpus, indexed as `exporta ingest` does."""
-    jobs = JobRunner(settings, lambda: passages)
+    jobs = JobRunner(settings, index_service(settings, lambda: passages))
     report = jobs.ingest_now([settings.corpus_dir], "cli:prueba", progress=False)
     assert not report.failed
     return jobs
@@ -209,7 +210,8 @@ def test_one_job_at_a_time_even_from_another_process(runner, settings, passages)
     runner.checkpoint = hold
     first = runner.add_documents([Upload("cacao.txt", CACAO.encode())], "web:1")
     assert paused.wait(30)
-    other = JobRunner(settings, lambda: passages)  # its own lock file handle, as a process has
+    # Its own lock file handle, as a process has.
+    other = JobRunner(settings, index_service(settings, lambda: passages))
     for attempt in (
         lambda: other.add_documents([Upload("quinua.txt", QUINUA.encode())], "web:2"),
         lambda: runner.remove_document("politica-demo", "web:1"),
@@ -294,7 +296,7 @@ def test_a_job_killed_at_any_step_leaves_one_whole_version_and_recovers(
         job = runner.remove_document("estudio-moluscos-demo", "web:1")
     assert runner.wait(job.id).state == "running"  # dead, as a killed process leaves it
 
-    [recovered] = JobRunner(settings, lambda: passages).recover()
+    [recovered] = JobRunner(settings, index_service(settings, lambda: passages)).recover()
     assert (recovered.id, recovered.state) == (job.id, "interrupted")
     assert_consistent(settings)
     now = manifest(settings)
@@ -330,12 +332,13 @@ import os, sys
 from pathlib import Path
 from bot.admin.jobs import JobRunner
 from bot.admin.uploads import Upload
+from bot.compose import index_service
 from retrieval.embeddings import E5Embedder
 from retrieval.settings import load_settings
 
 settings = load_settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]))
 embedder = E5Embedder()
-runner = JobRunner(settings, lambda: embedder)
+runner = JobRunner(settings, index_service(settings, lambda: embedder))
 runner.ingest_now([settings.corpus_dir], "cli:prueba", progress=False)
 def die(step):
     if step == "chunks_added":
@@ -363,7 +366,7 @@ def test_a_process_killed_during_staging_leaves_the_old_version_answering(
     store = ChunkStore.open(settings)
     assert store.count() > sum(r.chunks for r in store.manifest().values())  # staged, invisible
 
-    runner = JobRunner(settings, lambda: embedder)
+    runner = JobRunner(settings, index_service(settings, lambda: embedder))
     [job] = runner.recover()
     assert job.state == "interrupted" and "plan-regional-demo" in job.summary
     assert_consistent(settings)

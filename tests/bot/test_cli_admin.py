@@ -9,7 +9,7 @@ from bot.admin.joblog import Job, JobLog
 from bot.admin.jobs import JobRunner
 from bot.admin.lock import JobLock
 from bot.cli import main
-from bot.compose import give_staff_jobs, web_app
+from bot.compose import give_staff_jobs, index_service, web_app
 from prompts import message
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
@@ -99,7 +99,7 @@ def test_telegram_staff_get_the_job_runner_and_audit_log(indexed_dir):
 
     settings = load_settings(telegram_staff_ids="42")
     application = ApplicationBuilder().token("123:prueba").build()
-    runner = JobRunner(settings, lambda: None)
+    runner = JobRunner(settings, index_service(settings, lambda: None))
     give_staff_jobs(application, load_settings(), runner)
     assert "jobs" not in application.bot_data  # no staff ids: no staff commands
     give_staff_jobs(application, settings, runner)

@@ -323,7 +323,7 @@ async def test_hostile_html_in_a_question_is_shown_as_text(indexed, embedder, fa
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory, embedder):
     """A one-document index whose title and text are full of HTML."""
-    from ingest.pipeline import ingest
+    from ingest import IndexService
     from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
 
@@ -341,7 +341,9 @@ def hostile_index(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     settings = load_settings(data_dir=root / "data", corpus_dir=corpus)
-    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
+    report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [corpus], progress=False
+    )
     assert not report.failed, report.failed
     return settings
 

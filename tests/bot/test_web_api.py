@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from bot.ratelimit import RateLimiter
 from bot.web import create_app
 from bot.web.sse import answer_pieces
-from ingest.pipeline import ingest
+from ingest import IndexService
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
@@ -175,7 +175,9 @@ def dropped_index_service(tmp_path, embedder):
         "La VUCE digitaliza más de 360 trámites de comercio exterior.\n"
     )
     settings = load_settings(data_dir=tmp_path / "data")
-    ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
+    IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [corpus], progress=False
+    )
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     service.store.drop()
     return service, settings

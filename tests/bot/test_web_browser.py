@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from bot.web import create_app
-from ingest.pipeline import ingest
+from ingest import IndexService
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
@@ -109,7 +109,9 @@ def hostile_server(tmp_path_factory, embedder):
         encoding="utf-8",
     )
     settings = load_settings(data_dir=root / "data")
-    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
+    report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [corpus], progress=False
+    )
     assert not report.failed, report.failed
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     with LiveServer(create_app(service, settings)) as server:

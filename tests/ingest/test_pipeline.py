@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from fpdf import FPDF
 
+import ingest.loaders
 import ingest.pipeline
-from ingest.pipeline import PIPELINE_VERSION, IngestReport
+from ingest import IndexService, IngestReport
+from ingest.pipeline import PIPELINE_VERSION
 from prompts import message
 from retrieval.errors import ModelMismatch
 from retrieval.service import AnswerService
@@ -45,10 +47,10 @@ def corpus(tmp_path) -> Path:
 def run(settings, embedder):
     """Run the pipeline as `exporta ingest` does, on a freshly opened store."""
 
-    def run_ingest(*paths: Path, model=embedder, **options) -> IngestReport:
+    def run_ingest(*paths: Path, model=embedder, ocr="auto", **options) -> IngestReport:
         store = ChunkStore.open(settings)
         vectors = VectorCache.over(model, local=settings.data_dir / LOCAL_VECTORS_FILE)
-        return ingest.pipeline.ingest(list(paths), store, vectors, progress=False, **options)
+        return IndexService(store, vectors, ocr).index(list(paths), progress=False, **options)
 
     return run_ingest
 
@@ -85,7 +87,7 @@ def test_first_run_indexes_every_document_with_its_metadata(corpus, run, setting
     }
     cacao = manifest["cacao"]
     assert cacao.source == str((corpus / "cacao.txt").resolve())
-    assert cacao.content_hash == ingest.pipeline.content_hash(corpus / "cacao.txt")
+    assert cacao.content_hash == ingest.loaders.content_hash(corpus / "cacao.txt")
     assert (cacao.chunks, cacao.pipeline) == (1, PIPELINE_VERSION)
     assert cacao.indexed_at.endswith("+00:00")
     assert live_texts(settings) == {"cacao": CACAO, "pisco": PISCO, "quinua": QUINUA}
@@ -97,10 +99,8 @@ def test_second_run_skips_unchanged_documents_without_loading_the_model(
     run(corpus)
     loads = []
 
-    report = ingest.pipeline.ingest(
-        [corpus], ChunkStore.open(settings),
-        VectorCache(embedder.identity, lambda: loads.append(1) or embedder), progress=False,
-    )  # fmt: skip
+    vectors = VectorCache(embedder.identity, lambda: loads.append(1) or embedder)
+    report = IndexService(ChunkStore.open(settings), vectors).index([corpus], progress=False)
 
     assert sorted(report.unchanged) == ["cacao", "pisco", "quinua"]
     assert (report.added, report.updated, report.removed, report.chunks) == ([], [], [], 0)
@@ -228,10 +228,8 @@ def test_index_built_with_another_model_is_left_untouched(corpus, run, settings,
     other_model = "sentence-transformers:/modelos/otro"
 
     with pytest.raises(ModelMismatch) as caught:
-        ingest.pipeline.ingest(
-            [corpus], ChunkStore.open(settings), VectorCache(other_model, lambda: embedder),
-            progress=False,
-        )  # fmt: skip
+        vectors = VectorCache(other_model, lambda: embedder)
+        IndexService(ChunkStore.open(settings), vectors).index([corpus], progress=False)
 
     assert "exporta ingest --rebuild" in str(caught.value)
     assert embedder.identity in str(caught.value) and other_model in str(caught.value)

@@ -25,7 +25,7 @@ DEV_CEILING = {"false_abstention_rate": 0.09}
 
 @pytest.fixture(scope="module")
 def full_service():
-    from ingest.pipeline import ingest
+    from ingest import IndexService
     from retrieval.embeddings import build_embedder
     from retrieval.service import AnswerService
     from retrieval.settings import load_settings
@@ -34,7 +34,9 @@ def full_service():
 
     settings = load_settings(corpus_dir=ROOT / "corpus")
     embedder = build_embedder(settings)
-    report = ingest([settings.corpus_dir], ChunkStore.open(settings), VectorCache.over(embedder))
+    report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [settings.corpus_dir]
+    )
     assert not report.failed, report.failed
     return AnswerService.from_settings(settings)  # as the product answers (one thread)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import ingest
+from ingest import IndexService
 from retrieval.errors import StoreUnavailable
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
@@ -68,7 +68,9 @@ def test_server_mode_indexes_and_answers(chroma_server, tmp_path, embedder):
     shutil.copy(FIXTURE_TXT, corpus / FIXTURE_TXT.name)
     settings = load_settings(chroma_url=chroma_server, data_dir=tmp_path / "unused")
 
-    report = ingest([corpus], ChunkStore.open(settings), VectorCache.over(embedder), progress=False)
+    report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [corpus], progress=False
+    )
     assert report.added == ["plan-regional-demo"]
 
     service = AnswerService(ChunkStore.open(settings), embedder, settings)

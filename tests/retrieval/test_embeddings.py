@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.pipeline import ingest
+from ingest import IndexService
 from retrieval.embeddings import E5Embedder, SentenceTransformerEmbedder, build_embedder
 from retrieval.errors import ConfigurationError, ModelMismatch
 from retrieval.service import AnswerService
@@ -74,7 +74,9 @@ def _corpus(folder: Path) -> Path:
 
 def index_with(model, settings, corpus: Path, rebuild: bool = False):
     store = ChunkStore.open(settings)
-    return ingest([corpus], store, VectorCache.over(model), rebuild=rebuild, progress=False)
+    return IndexService(store, VectorCache.over(model)).index(
+        [corpus], rebuild=rebuild, progress=False
+    )
 
 
 QUESTION = "¿Con qué certificación se vende el café de Chanchamayo?"

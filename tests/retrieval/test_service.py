@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from ingest.pipeline import ingest
+from ingest import IndexService
 from prompts import message
 from retrieval.contract import Source, Turn
 from retrieval.errors import IndexMissing, InvalidQuestion
@@ -53,7 +53,7 @@ def test_index_emptied_of_documents_counts_as_missing(tmp_path, embedder):
     empty_folder.mkdir()
     settings = load_settings(data_dir=tmp_path / "data")
     store = ChunkStore.open(settings)
-    ingest([empty_folder], store, VectorCache.over(embedder), progress=False)
+    IndexService(store, VectorCache.over(embedder)).index([empty_folder], progress=False)
     with pytest.raises(IndexMissing):
         AnswerService(ChunkStore.open(settings), embedder, settings)
 
@@ -130,18 +130,15 @@ def test_a_re_index_by_another_process_is_picked_up_without_a_restart(
     only_plan.mkdir()
     (only_plan / plan.name).write_bytes(plan.read_bytes())
     writer = ChunkStore.open(settings)
-    ingest([only_plan], writer, VectorCache.over(embedder), progress=False)
+    IndexService(writer, VectorCache.over(embedder)).index([only_plan], progress=False)
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     assert [r.doc_id for r in service.documents()] == ["plan-regional-demo"]
     old_retriever = service.retriever
 
     assert service.refresh() is False  # nothing committed since it opened
     # A second store object stands for the `exporta ingest` process writing the same index.
-    ingest(
-        [fixture_corpus],
-        ChunkStore.open(settings),
-        VectorCache.over(embedder),
-        progress=False,
+    IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
+        [fixture_corpus], progress=False
     )
 
     assert service.refresh() is True
@@ -194,7 +191,7 @@ def budget_service(tmp_path_factory, embedder):
     (folder / "plan-demo.txt").write_text(BUDGET_CORPUS, encoding="utf-8")
     settings = load_settings(data_dir=folder / "data", top_k=3)
     store = ChunkStore.open(settings)
-    ingest([folder], store, VectorCache.over(embedder), progress=False)
+    IndexService(store, VectorCache.over(embedder)).index([folder], progress=False)
     return AnswerService(store, embedder, settings)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.pipeline import embedded_texts, ingest
+from ingest import IndexService
+from ingest.pipeline import embedded_texts
 from retrieval.service import AnswerService
 from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
@@ -66,16 +67,12 @@ def test_an_index_built_from_bundled_vectors_answers_exactly_as_one_from_fresh_v
 ):
     corpus = fixture_corpus
     fresh = load_settings(data_dir=tmp_path / "fresh")
-    ingest([corpus], ChunkStore.open(fresh), VectorCache.over(embedder), progress=False)
+    IndexService(ChunkStore.open(fresh), VectorCache.over(embedder)).index([corpus], progress=False)
     VectorCache.over(embedder).export(embedded_texts([corpus]), corpus / VECTORS_FILE)
 
     cached = load_settings(data_dir=tmp_path / "cached")
-    report = ingest(
-        [corpus],
-        ChunkStore.open(cached),
-        VectorCache(embedder.identity, refuse_to_load),
-        progress=False,
-    )
+    index = IndexService(ChunkStore.open(cached), VectorCache(embedder.identity, refuse_to_load))
+    report = index.index([corpus], progress=False)
 
     assert report.embedded == 0 and report.reused > report.chunks > 0
     assert VECTORS_FILE not in str(report.failed)  # the file beside the documents is not one
