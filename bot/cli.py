@@ -141,7 +141,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return _ask_interactive(service, args)
     answer = service.answer(args.question, k=args.k)
     print(
-        json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)
+        json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)
         if args.json
         else render_answer(answer)
     )
@@ -162,7 +162,7 @@ def _ask_lines(service, stream, args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False) if args.json else str(exc), flush=True)
             continue
         if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            print(json.dumps(answer.model_dump(), ensure_ascii=False), flush=True)
         else:
             print(render_answer(answer) + "\n", flush=True)
     return status
@@ -184,7 +184,7 @@ def _ask_interactive(service, args: argparse.Namespace) -> int:
         except ExportaError as exc:
             print(exc)
             continue
-        history = [*history[-4:], Turn(answer.question, answer.answer)]
+        history = [*history[-4:], Turn(question=answer.question, answer=answer.answer)]
         print(render_answer(answer))
 
 

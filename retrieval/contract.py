@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -90,17 +93,28 @@ def document_version(content_hash: str, pipeline: str) -> str:
     return f"{content_hash[:16]}.{pipeline}"
 
 
-@dataclass
-class Source:
-    n: int
-    doc_id: str
-    title: str
-    page: int | None
-    section: str | None
-    chunk_id: str
-    text: str
-    score: float
-    facts: dict[str, Any] | None = None  # structure read at ingestion (service card, OP, indicator)
+_CITED = re.compile(r"\[(\d+)\]")
+EXAMPLE_QUESTION = (
+    "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
+)
+
+
+class Source(BaseModel):
+    """Un pasaje citado: el número [n] de la respuesta, el documento y dónde está."""
+
+    n: int = Field(description="Número de la cita [n] en la respuesta.")
+    doc_id: str = Field(description="Identificador del documento.")
+    title: str = Field(description="Título del documento.")
+    page: int | None = Field(None, description="Página del PDF, si se conoce.")
+    section: str | None = Field(None, description="Sección o capítulo, si se conoce.")
+    chunk_id: str = Field(description="Identificador del pasaje citado.")
+    text: str = Field("", description="Texto del pasaje.")
+    score: float = Field(0.0, description="Puntaje de recuperación (mayor es mejor).")
+    facts: dict[str, Any] | None = Field(
+        None,
+        description="Estructura leída al indexar: ficha de servicio (`servicio`), objetivos "
+        "prioritarios (`objetivos`) o valores de una ficha de indicador (`indicador`).",
+    )
 
     def citation(self) -> str:
         """Where the passage is, for people: page when known, else the section."""
@@ -111,22 +125,60 @@ class Source:
         return self.title
 
 
-@dataclass
-class Answer:
-    question: str
-    answer: str
-    abstained: bool
-    sources: list[Source] = field(default_factory=list)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON answer contract shared by the CLI and the web API."""
-        return asdict(self)
+def cited_sources(text: str, sources: list[Source]) -> list[Source]:
+    """The sources `text` cites with [n], or all of them when it cites none (every channel)."""
+    numbers = {int(n) for n in _CITED.findall(text)}
+    return [s for s in sources if s.n in numbers] or list(sources)
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One earlier exchange of a conversation, for follow-up questions."""
+class Answer(BaseModel):
+    """El contrato de respuesta (el mismo que `exporta ask --json`)."""
 
-    question: str
-    answer: str = ""
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": EXAMPLE_QUESTION,
+                    "answer": "Proveer información de mercados destino a través de la articulación "
+                    "entre GERCETUR, OCER Tacna y OCEX. [1]",
+                    "abstained": False,
+                    "sources": [
+                        {
+                            "n": 1,
+                            "doc_id": "perx-moquegua",
+                            "title": "Plan Regional Exportador de Moquegua (PERX Moquegua)",
+                            "page": None,
+                            "section": "Plan de acción",
+                            "chunk_id": "perx-moquegua-0123456789abcdef.2-0042",
+                            "text": "Proveer información de mercados destino …",
+                            "score": 0.0325,
+                        }
+                    ],
+                    "timings_ms": {"retrieve": 41.2, "answer": 3.1, "total": 44.3},
+                }
+            ]
+        }
+    )
+
+    question: str = Field(description="La pregunta tal como se respondió (espacios normalizados).")
+    answer: str = Field(description="Respuesta con citas [n], o el aviso de que no hay respuesta.")
+    abstained: bool = Field(description="Verdadero si los documentos no responden la pregunta.")
+    sources: list[Source] = Field(
+        default_factory=list, description="Fuentes numeradas; con abstención, las más cercanas."
+    )
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="Tiempos en milisegundos: retrieve, answer, total."
+    )
+
+    def cited_sources(self) -> list[Source]:
+        """The sources the answer cites; all of them for an abstention (the nearest ones)."""
+        return list(self.sources) if self.abstained else cited_sources(self.answer, self.sources)
+
+
+class Turn(BaseModel):
+    """Una pregunta anterior de la conversación y su respuesta."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str = Field(description="Pregunta anterior del usuario.")
+    answer: str = Field("", description="Respuesta que dio el asistente a esa pregunta.")

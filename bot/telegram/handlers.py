@@ -182,7 +182,7 @@ class ExportaBot:
             "Answered in a %s chat (abstained=%s, %d sources, %.0f ms)",
             chat.type, answer.abstained, len(answer.sources), answer.timings_ms.get("total", 0),
         )  # fmt: skip
-        self.conversations.remember(chat.id, Turn(answer.question, answer.answer))
+        self.conversations.remember(chat.id, Turn(question=answer.question, answer=answer.answer))
         answer_id = self.answers.add(answer, chat.id, recorded)
         await send_html(
             bot,

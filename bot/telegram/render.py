@@ -23,7 +23,6 @@ SOURCE_ICON = "📄"
 # callback_data prefixes; the data itself stays far below Telegram's 64 bytes (an id, never text)
 ASK, SOURCES, VOTE = "ask", "src", "vote"
 
-_CITED = re.compile(r"\[(\d+)\]")
 _ATOM = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^\s<&]+|[<&]")
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 
@@ -31,13 +30,6 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 def tg_len(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def cited_sources(answer: Answer) -> list[Source]:
-    """The sources the answer text cites with [n], or all of them when it cites none."""
-    numbers = {int(n) for n in _CITED.findall(answer.answer)}
-    cited = [s for s in answer.sources if s.n in numbers]
-    return cited if cited and not answer.abstained else list(answer.sources)
 
 
 def _citation_lines(sources: Sequence[Source]) -> list[str]:
@@ -53,7 +45,7 @@ def _citation_lines(sources: Sequence[Source]) -> list[str]:
 
 def render_answer(answer: Answer) -> str:
     """The answer text followed by its citations."""
-    sources = cited_sources(answer)
+    sources = answer.cited_sources()
     text = escape(answer.answer)
     if not sources:
         return text
@@ -64,7 +56,7 @@ def render_answer(answer: Answer) -> str:
 def render_passages(answer: Answer) -> str:
     """Each cited passage, trimmed, under its citation ("Ver fuentes")."""
     blocks = [f"<b>{message('telegram.passages_heading')}</b>"]
-    for source in cited_sources(answer):
+    for source in answer.cited_sources():
         line = f"<b>[{source.n}]</b> {SOURCE_ICON} {escape(source.citation())}"
         blocks.append(f"{line}\n<blockquote>{escape(trim_passage(source.text))}</blockquote>")
     return "\n\n".join(blocks)

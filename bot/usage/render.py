@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.usage.report import LIMA, UsageReport
 from prompts import message
-from retrieval.contract import Source
+from retrieval.contract import Source, cited_sources
 
 ANSWER_CHARS = 200
 SOURCES_SHOWN = 3
@@ -57,7 +57,8 @@ def render_report(report: UsageReport) -> str:
         )
         lines.append(f"{n:>3}. «{answer.question}» — {detail}")
         lines.append(f"     {message('usage.answer', answer=_shortened(answer.answer))}")
-        sources = " · ".join(_citation(s) for s in _shown_sources(answer.answer, answer.sources))
+        shown = cited_sources(answer.answer, [_logged(s) for s in answer.sources])
+        sources = " · ".join(s.citation() for s in shown[:SOURCES_SHOWN])
         lines.append(f"     {message('usage.sources', sources=sources or message('usage.none'))}")
     if not report.downvoted:
         lines.append(f"     {message('usage.none')}")
@@ -86,14 +87,8 @@ def _daily_table(report: UsageReport) -> list[str]:
     return [line(header), *(line(row) for row in rows)]
 
 
-def _shown_sources(answer: str, sources: list[dict]) -> list[dict]:
-    """The sources the answer cites ([n]); all of them if it cites none (an abstention)."""
-    cited = [s for s in sources if s.get("n") is not None and f"[{s['n']}]" in answer]
-    return (cited or sources)[:SOURCES_SHOWN]
-
-
-def _citation(source: dict) -> str:
-    """As the answer showed it (document, page or section)."""
+def _logged(source: dict) -> Source:
+    """A source as the usage log keeps it (no passage text), to cite as the answer showed it."""
     return Source(
         n=source.get("n") or 0,
         doc_id=source.get("doc_id", ""),
@@ -101,9 +96,7 @@ def _citation(source: dict) -> str:
         page=source.get("page"),
         section=source.get("section"),
         chunk_id=source.get("chunk_id", ""),
-        text="",
-        score=0.0,
-    ).citation()
+    )
 
 
 def _shortened(text: str) -> str:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from bot.web.deps import ERRORS, Service, check_rate_limit
 from bot.web.errors import describe_domain_error, error_body, index_missing
 from bot.web.feedback import QUESTION_ID_HEADER, logged_question_id
-from bot.web.schemas import AnswerOut, AskRequest, StatusOut
+from bot.web.schemas import AskRequest, StatusOut
 from bot.web.sse import SSE_HEADERS, answer_pieces, sse_event
 from prompts import message
 from retrieval.contract import Answer
@@ -50,7 +50,7 @@ async def _answer(
     started = time.perf_counter()
     try:
         answer = await anyio.to_thread.run_sync(
-            lambda: service.answer(body.question, body.turns(), body.k),
+            lambda: service.answer(body.question, body.history, body.k),
             limiter=state.answer_limiter,
         )
     except Exception as exc:
@@ -78,7 +78,7 @@ def _record(
 
 @router.post(
     "/api/ask",
-    response_model=AnswerOut,
+    response_model=Answer,
     responses=ERRORS,
     dependencies=[Depends(check_rate_limit)],
     summary="Responder una pregunta",
@@ -92,7 +92,7 @@ async def ask(request: Request, response: Response, body: AskRequest, service: S
     question_id = await logged_question_id(request, logged, answer.question, QUESTION_ID_WAIT)
     if question_id is not None:
         response.headers[QUESTION_ID_HEADER] = str(question_id)
-    return answer.to_dict()
+    return answer.model_dump()
 
 
 @router.post(
@@ -132,7 +132,7 @@ async def ask_stream(request: Request, body: AskRequest, service: Service) -> St
             logger.exception("Streamed answer failed")
             yield sse_event("error", error_body("internal_error", message("web.internal_error")))
             return
-        data = answer.to_dict()
+        data = answer.model_dump()
         yield sse_event("sources", data["sources"])
         for piece in answer_pieces(answer.answer):
             yield sse_event("token", {"text": piece})

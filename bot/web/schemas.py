@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from retrieval.contract import EXAMPLE_QUESTION as QUESTION_EXAMPLE
 from retrieval.contract import Turn
 
 MAX_HISTORY_TURNS = 20
@@ -14,19 +15,6 @@ MAX_K = 50
 MAX_VOTE_QUESTION = 4000
 MAX_VOTE_ANSWER = 12_000
 MAX_VOTE_SOURCES = 20
-
-QUESTION_EXAMPLE = (
-    "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
-)
-
-
-class HistoryTurn(BaseModel):
-    """Una pregunta anterior de la conversación y su respuesta."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(description="Pregunta anterior del usuario.")
-    answer: str = Field("", description="Respuesta que dio el asistente a esa pregunta.")
 
 
 class AskRequest(BaseModel):
@@ -50,7 +38,7 @@ class AskRequest(BaseModel):
         description="La pregunta en español (de 1 a 2000 caracteres).",
         examples=[QUESTION_EXAMPLE],
     )
-    history: list[HistoryTurn] = Field(
+    history: list[Turn] = Field(
         default_factory=list,
         max_length=MAX_HISTORY_TURNS,
         description="Turnos anteriores, del más antiguo al más reciente. Una pregunta corta "
@@ -58,65 +46,6 @@ class AskRequest(BaseModel):
     )
     k: int | None = Field(
         None, ge=1, le=MAX_K, description="Número de fuentes a recuperar (por defecto 5)."
-    )
-
-    def turns(self) -> list[Turn]:
-        return [Turn(t.question, t.answer) for t in self.history]
-
-
-class SourceOut(BaseModel):
-    n: int = Field(description="Número de la cita [n] en la respuesta.")
-    doc_id: str = Field(description="Identificador del documento.")
-    title: str = Field(description="Título del documento.")
-    page: int | None = Field(description="Página del PDF, si se conoce.")
-    section: str | None = Field(description="Sección o capítulo, si se conoce.")
-    chunk_id: str = Field(description="Identificador del pasaje citado.")
-    text: str = Field(description="Texto del pasaje.")
-    score: float = Field(description="Puntaje de recuperación (mayor es mejor).")
-    facts: dict[str, Any] | None = Field(
-        None,
-        description="Estructura leída al indexar: ficha de servicio (`servicio`), objetivos "
-        "prioritarios (`objetivos`) o valores de una ficha de indicador (`indicador`).",
-    )
-
-
-class AnswerOut(BaseModel):
-    """El contrato de respuesta (el mismo que `exporta ask --json`)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "question": QUESTION_EXAMPLE,
-                    "answer": "Proveer información de mercados destino a través de la articulación "
-                    "entre GERCETUR, OCER Tacna y OCEX. [1]",
-                    "abstained": False,
-                    "sources": [
-                        {
-                            "n": 1,
-                            "doc_id": "perx-moquegua",
-                            "title": "Plan Regional Exportador de Moquegua (PERX Moquegua)",
-                            "page": None,
-                            "section": "Plan de acción",
-                            "chunk_id": "perx-moquegua-0123456789abcdef.2-0042",
-                            "text": "Proveer información de mercados destino …",
-                            "score": 0.0325,
-                        }
-                    ],
-                    "timings_ms": {"retrieve": 41.2, "answer": 3.1, "total": 44.3},
-                }
-            ]
-        }
-    )
-
-    question: str = Field(description="La pregunta tal como se respondió (espacios normalizados).")
-    answer: str = Field(description="Respuesta con citas [n], o el aviso de que no hay respuesta.")
-    abstained: bool = Field(description="Verdadero si los documentos no responden la pregunta.")
-    sources: list[SourceOut] = Field(
-        description="Fuentes numeradas; con abstención, las más cercanas."
-    )
-    timings_ms: dict[str, float] = Field(
-        description="Tiempos en milisegundos: retrieve, answer, total."
     )
 
 

@@ -394,14 +394,14 @@ def test_conversations_keep_the_last_turns_and_expire_after_silence():
     now = [0.0]
     conversations = Conversations(max_turns=2, ttl_seconds=1800, clock=lambda: now[0])
     for n in range(3):
-        conversations.remember(1, Turn(f"pregunta {n}", "respuesta"))
+        conversations.remember(1, Turn(question=f"pregunta {n}", answer="respuesta"))
     assert [t.question for t in conversations.history(1)] == ["pregunta 1", "pregunta 2"]
     now[0] = 1799.0
     assert len(conversations.history(1)) == 2
-    conversations.remember(1, Turn("pregunta 3"))  # activity restarts the idle clock
+    conversations.remember(1, Turn(question="pregunta 3"))  # activity restarts the idle clock
     now[0] = 1799.0 + 1801.0
     assert conversations.history(1) == []
-    conversations.remember(2, Turn("otra"))
+    conversations.remember(2, Turn(question="otra"))
     conversations.forget(2)
     assert conversations.history(2) == []
 

@@ -30,11 +30,28 @@ def usage_settings(tmp_path, **changes):
 
 def an_answer(question: str, abstained: bool = False, page: int | None = 12) -> Answer:
     sources = [
-        Source(1, "perx-moquegua", "PERX Moquegua", page, "3. Metas", "perx-c7", "…", 0.4),
-        Source(2, "pnmce", "PNMCE 2025", None, "Anexo", "pnmce-c2", "…", 0.2),
+        Source(
+            n=1,
+            doc_id="perx-moquegua",
+            title="PERX Moquegua",
+            page=page,
+            section="3. Metas",
+            chunk_id="perx-c7",
+            text="…",
+            score=0.4,
+        ),
+        Source(
+            n=2,
+            doc_id="pnmce",
+            title="PNMCE 2025",
+            section="Anexo",
+            chunk_id="pnmce-c2",
+            text="…",
+            score=0.2,
+        ),
     ]
     text = "No encontré la respuesta en los documentos." if abstained else "Así es [1]."
-    return Answer(question, text, abstained, sources)
+    return Answer(question=question, answer=text, abstained=abstained, sources=sources)
 
 
 def ask(log, question, *, channel="web", abstained=True, user=CLIENT_IP, at=None) -> int:

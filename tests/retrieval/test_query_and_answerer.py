@@ -32,7 +32,7 @@ def test_table_values_are_labelled_with_their_years():
 
 
 def source(n: int, text: str, chunk_id: str = "") -> Source:
-    return Source(n, "doc", "Doc", None, None, chunk_id or f"c{n}", text, 0.0)
+    return Source(n=n, doc_id="doc", title="Doc", chunk_id=chunk_id or f"c{n}", text=text)
 
 
 def test_misspelt_words_are_corrected_and_others_left_as_typed(service):

@@ -1,7 +1,6 @@
 """AnswerService over the session's fixture index: validation, citations, abstention, follow-ups."""
 
 import re
-from dataclasses import fields
 
 import pytest
 
@@ -71,7 +70,7 @@ def test_answer_cites_sources_that_exist(service):
 
 def test_sources_carry_everything_needed_to_cite_them(service):
     answer = service.answer("cuantos productores de oregano deben capacitarse en secado?")
-    assert [f.name for f in fields(Source)] == [
+    assert list(Source.model_fields) == [
         "n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"
     ]  # fmt: skip
     assert [s.n for s in answer.sources] == list(range(1, service.settings.top_k + 1))
@@ -106,7 +105,11 @@ def test_follow_up_borrows_the_topic_of_the_previous_question(service):
     alone = service.answer(follow_up)
     assert alone.abstained
 
-    history = [Turn("¿Qué es el servicio de capacitación en calidad para exportadores?", "…")]
+    history = [
+        Turn(
+            question="¿Qué es el servicio de capacitación en calidad para exportadores?", answer="…"
+        )
+    ]
     answer = service.answer(follow_up, history)
 
     assert answer.question == follow_up
