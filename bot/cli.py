@@ -184,7 +184,7 @@ def _ask_interactive(service, args: argparse.Namespace) -> int:
         except ExportaError as exc:
             print(exc)
             continue
-        history = [*history[-4:], Turn(question=answer.question, answer=answer.answer)]
+        history = service.continued(history, answer)
         print(render_answer(answer))
 
 

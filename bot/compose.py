@@ -46,6 +46,7 @@ def job_runner(settings: Settings, on_commit=None):
 def web_app(settings: Settings | None = None):
     """The web app over the configured index (also uvicorn's factory for `--workers N`)."""
     from bot.web import create_app
+    from bot.web.context import LiveService
     from retrieval.errors import IndexMissing
     from retrieval.service import AnswerService
 
@@ -55,51 +56,40 @@ def web_app(settings: Settings | None = None):
     except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
         print(f"Aviso: {exc}", file=sys.stderr, flush=True)
         service = None
-    app = create_app(service, settings)
-    app.state.usage = open_usage_log(settings)
+    # After a staff job commits: the service reloads, or opens if the index was empty.
+    live = LiveService(service, open_service=lambda: AnswerService.from_settings(settings))
+    usage = open_usage_log(settings)
     jobs = None
     if settings.admin_token.get_secret_value() or settings.telegram_staff_ids:
-        jobs = job_runner(settings, on_commit=lambda: _refresh_web_service(app, settings))
-    if settings.admin_token.get_secret_value():
-        app.state.jobs, app.state.audit = jobs, jobs.audit
-    if service is not None:
-        attach_telegram(app, service, settings, jobs=jobs)
-    return app
+        jobs = job_runner(settings, on_commit=live.refresh)
+    routers = telegram_routers(service, settings, usage, jobs) if service is not None else []
+    admin = jobs if settings.admin_token.get_secret_value() else None
+    return create_app(live, settings, admin=admin, usage=usage, routers=routers)
 
 
-def _refresh_web_service(app, settings: Settings) -> None:
-    """After a staff job commits: reload the service, or open it if the index was empty."""
-    from retrieval.service import AnswerService
-
-    if app.state.service is None:
-        app.state.service = AnswerService.from_settings(settings)
-    else:
-        app.state.service.refresh()
-
-
-def attach_telegram(app, service, settings: Settings, jobs=None) -> None:
-    """With a bot token configured, the web app also runs the Telegram bot.
+def telegram_routers(service, settings: Settings, usage, jobs=None) -> list:
+    """With a bot token configured, the web app also runs the Telegram bot: its router.
 
     Webhook mode when a webhook secret is set (Telegram POSTs to the app), long polling otherwise
     (only with one worker: two pollers would steal each other's updates).
     """
     token = settings.telegram_token.get_secret_value()
     if not token:
-        return
+        return []
     from bot.telegram import build_application, webhook_router
     from bot.telegram.polling import polling_router
     from bot.telegram.redaction import redact_secrets_in_logs
 
     secret = settings.telegram_webhook_secret.get_secret_value()
     redact_secrets_in_logs(token, secret)
-    application = build_application(service, settings, usage=getattr(app.state, "usage", None))
+    application = build_application(service, settings, usage=usage)
     give_staff_jobs(application, settings, jobs)
     if secret:
-        app.include_router(webhook_router(application, settings))
-    elif settings.workers == 1:
-        app.include_router(polling_router(application))
-    else:
-        print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
+        return [webhook_router(application, settings)]
+    if settings.workers == 1:
+        return [polling_router(application)]
+    print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
+    return []
 
 
 def give_staff_jobs(application, settings: Settings, jobs) -> None:

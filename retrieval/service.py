@@ -36,6 +36,8 @@ _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
+# The turns of a conversation every channel keeps; a follow-up is read with the last one.
+HISTORY_TURNS = 4
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,11 @@ class AnswerService:
         if len(named) >= 2:  # "según el estudio … y según la PNMCE": each named one is read
             ranked = cover_documents(ranked, named, min(k, self.settings.top_k))
         return ranked[:k]
+
+    @staticmethod
+    def continued(history: Sequence[Turn], answer: Answer) -> list[Turn]:
+        """The conversation after `answer`, as every channel keeps it (its last turns)."""
+        return [*history, Turn(question=answer.question, answer=answer.answer)][-HISTORY_TURNS:]
 
     def _with_context(self, question: str, history: Sequence[Turn]) -> str:
         """An elliptical follow-up ("¿y en 2025?") borrows the previous question's topic."""

@@ -54,7 +54,6 @@ class Settings(BaseSettings):
         "", description="Self-hosted Bot API, e.g. http://127.0.0.1:8081/bot"
     )
     telegram_webhook_path: str = Field("/telegram/webhook")
-    telegram_history_turns: int = Field(4, ge=0)
     telegram_history_ttl_seconds: int = Field(1800, ge=60)
     telegram_rate_limit_per_minute: int = Field(10, ge=0)
     telegram_webhook_url: str = Field(

@@ -40,7 +40,7 @@ from bot.usage import UsageLog
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError, IndexMissing, InvalidQuestion
-from retrieval.service import AnswerService
+from retrieval.service import HISTORY_TURNS, AnswerService
 from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ExportaBot:
         self.feedback = feedback  # None: votes are thanked but not kept
         self.usage = usage  # None: questions are not logged
         self.conversations = Conversations(
-            settings.telegram_history_turns, settings.telegram_history_ttl_seconds, clock
+            HISTORY_TURNS, settings.telegram_history_ttl_seconds, clock
         )
         self.limiter = UserRateLimiter(settings.telegram_rate_limit_per_minute, clock)
         self.answers = RecentAnswers()

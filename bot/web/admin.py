@@ -32,6 +32,7 @@ from bot.web.admin_schemas import (
     JobsOut,
 )
 from bot.web.admin_uploads import read_uploads
+from bot.web.context import web
 from bot.web.errors import ApiError, error_body
 from bot.web.schemas import ErrorOut
 from prompts import message
@@ -54,7 +55,7 @@ page_router = APIRouter(include_in_schema=False)
 
 
 def _jobs(request: Request) -> JobRunner:
-    jobs = request.app.state.jobs
+    jobs = web(request).admin
     if jobs is None:
         raise ApiError(503, "admin_unavailable", message("staff.unavailable"))
     return jobs
@@ -154,7 +155,7 @@ async def job(request: Request, job_id: str) -> dict:
 @api_router.get("/audit", response_model=AuditOut, summary="Registro de auditoría")
 async def audit_log(request: Request, limit: int = 100) -> dict:
     """Quién hizo qué, cuándo y con qué resultado (incluidos los intentos rechazados)."""
-    log = request.app.state.audit
+    log = web(request).audit
     if log is None:
         raise ApiError(503, "admin_unavailable", message("staff.unavailable"))
     entries = await anyio.to_thread.run_sync(lambda: log.entries(max(1, min(limit, 1000))))
@@ -169,7 +170,7 @@ async def audit_log(request: Request, limit: int = 100) -> dict:
 async def report(request: Request, since: str | None = None) -> dict:
     """Preguntas sin respuesta frecuentes, respuestas con 👎 y preguntas por canal y día desde
     `since` (AAAA-MM-DD, día de Lima; sin ella, todo lo que se conserva)."""
-    usage = request.app.state.usage
+    usage = web(request).usage
     if usage is None:
         raise ApiError(503, "usage_unavailable", message("staff.usage_unavailable"))
     start = _since(since)

@@ -10,6 +10,7 @@ import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.web.context import web
 from bot.web.errors import ApiError
 from prompts import message
 
@@ -32,7 +33,7 @@ def actor(request: Request) -> str:
 
 async def audit(request: Request, action: str, target: str, result: str, detail: str = "") -> None:
     """Write one audit entry off the event loop; a broken audit log is logged, never hidden."""
-    log = request.app.state.audit
+    log = web(request).audit
     if log is None:
         logger.warning("No audit log: %s %s %s by %s", action, target, result, actor(request))
         return
@@ -42,7 +43,7 @@ async def audit(request: Request, action: str, target: str, result: str, detail:
 
 
 def admin_enabled(request: Request) -> bool:
-    return bool(request.app.state.settings.admin_token.get_secret_value())
+    return bool(web(request).settings.admin_token.get_secret_value())
 
 
 def not_found() -> ApiError:
@@ -51,7 +52,7 @@ def not_found() -> ApiError:
 
 
 def token_matches(request: Request, credentials: HTTPAuthorizationCredentials | None) -> bool:
-    expected = request.app.state.settings.admin_token.get_secret_value().encode()
+    expected = web(request).settings.admin_token.get_secret_value().encode()
     given = credentials.credentials.encode() if credentials else b""
     # Always compare, even without a token, so timing says nothing about the right one.
     same = hmac.compare_digest(given, expected)

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from bot.admin.uploads import Upload
 from bot.web.admin_auth import REJECTED, audit
 from bot.web.bodylimit import upload_limit, upload_too_large
+from bot.web.context import web
 from bot.web.errors import ApiError
 from prompts import message
 
@@ -26,7 +27,7 @@ async def read_uploads(
     Called after the token check, so every refusal here is audited. A declared length over the
     limit is refused before reading; a body that grows past it is stopped by BodySizeLimit.
     """
-    upload_mb = request.app.state.settings.max_upload_mb
+    upload_mb = web(request).settings.max_upload_mb
     try:
         declared = int(request.headers.get("content-length", "0"))
     except ValueError:

@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from bot.web.context import web
 from bot.web.deps import ERRORS, Service, check_rate_limit
 from bot.web.errors import describe_domain_error, error_body, index_missing
 from bot.web.feedback import QUESTION_ID_HEADER, logged_question_id
@@ -24,7 +25,6 @@ from retrieval.service import AnswerService
 logger = logging.getLogger(__name__)
 
 # CPU-bound answers run in a few threads: more would only queue inside the 2-4 cores.
-ANSWER_THREADS = 4
 # How long an answer waits for its logged question's id (for votes); the log writes on its own
 # threads. The stream's `done` event comes after the text is already on screen, so it can wait more.
 QUESTION_ID_WAIT = 0.05
@@ -44,14 +44,11 @@ router = APIRouter()
 async def _answer(
     request: Request, service: AnswerService, body: AskRequest
 ) -> tuple[Answer, Future | None]:
-    state = request.app.state
-    if state.answer_limiter is None:  # created here: it needs the running event loop
-        state.answer_limiter = anyio.CapacityLimiter(ANSWER_THREADS)
     started = time.perf_counter()
     try:
         answer = await anyio.to_thread.run_sync(
             lambda: service.answer(body.question, body.history, body.k),
-            limiter=state.answer_limiter,
+            limiter=web(request).answer_limiter(),
         )
     except Exception as exc:
         _record(request, body.question, None, started, error=type(exc).__name__)
@@ -63,7 +60,7 @@ def _record(
     request: Request, question: str, answer: Answer | None, started: float, error: str | None = None
 ) -> Future | None:
     """Queue the question for the usage log (if any); the client IP is only kept hashed."""
-    usage = getattr(request.app.state, "usage", None)
+    usage = web(request).usage
     if usage is None:
         return None
     return usage.submit_question(
@@ -166,7 +163,7 @@ async def healthz() -> dict:
 )
 async def readyz(request: Request) -> JSONResponse:
     """200 si el índice está abierto y tiene documentos; 503 si no (con el motivo en español)."""
-    service = request.app.state.service
+    service = web(request).service
     if service is None:
         raise index_missing()
     records = await anyio.to_thread.run_sync(service.documents)

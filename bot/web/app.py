@@ -1,19 +1,27 @@
-"""`create_app(service, settings)`: the web API, the chat page and the passage view."""
+"""`create_app(service, settings, admin, usage)`: the web API, the chat page, the passage view and
+the staff pages, built from what they use (bot/compose.py gives it)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from bot.ratelimit import RateLimiter
-from bot.web import admin, api, documents, feedback, pages
+from bot.web import admin as staff_routes
+from bot.web import api, documents, feedback, pages
 from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
+from bot.web.context import LiveService, WebContext
 from bot.web.errors import install_error_handlers
 from retrieval.service import AnswerService
 from retrieval.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.admin.jobs import JobRunner
+    from bot.usage import UsageLog
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +49,17 @@ TAGS = [
 ]
 
 
-def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
+def create_app(
+    service: AnswerService | LiveService | None,
+    settings: Settings,
+    admin: JobRunner | None = None,
+    usage: UsageLog | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
     """The web app over an answering service; with `service=None` (no index yet) the page still
-    loads and the API answers 503 asking to run `exporta ingest`."""
+    loads and the API answers 503 asking to run `exporta ingest`. `admin` (the staff job runner)
+    and `usage` (the usage log) are None where this process has none; `routers` are mounted too
+    (the Telegram webhook or poller)."""
     app = FastAPI(
         title="Exporta",
         description=DESCRIPTION,
@@ -53,15 +69,8 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
         redoc_url=None,
         swagger_ui_parameters={"defaultModelsExpandDepth": 0},
     )
-    app.state.service = service
-    app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.answer_limiter = None
-    app.state.passages = None  # see passages.current_passages
-    # Staff administration, set by the composition root (None = not available in this process).
-    app.state.jobs = None
-    app.state.audit = None
-    app.state.usage = None
+    live = service if isinstance(service, LiveService) else LiveService(service)
+    app.state.web = WebContext(live, settings, admin=admin, usage=usage)
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_mb=settings.max_upload_mb
@@ -70,7 +79,9 @@ def create_app(service: AnswerService | None, settings: Settings) -> FastAPI:
     app.include_router(feedback.router)
     app.include_router(documents.router)
     app.include_router(pages.router)
-    app.include_router(admin.router)
+    app.include_router(staff_routes.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    for router in routers:
+        app.include_router(router)
     install_offline_docs(app)
     return app

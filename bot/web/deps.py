@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bot.web.context import web
 from bot.web.errors import ApiError, index_missing
 from bot.web.schemas import ErrorOut
 from prompts import message
@@ -20,7 +21,7 @@ ERRORS = {
 
 
 async def get_service(request: Request) -> AnswerService:
-    service = request.app.state.service
+    service = web(request).service
     if service is None:
         raise index_missing()
     return service
@@ -28,7 +29,7 @@ async def get_service(request: Request) -> AnswerService:
 
 async def check_rate_limit(request: Request) -> None:
     """Count a question against its client (async: it runs on the event loop, never in threads)."""
-    limiter = request.app.state.rate_limiter
+    limiter = web(request).rate_limiter
     client = request.client.host if request.client else "local"
     wait = limiter.check(client)
     if wait:

@@ -9,10 +9,10 @@ import anyio
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.admin.versions import VersionHistory
+from bot.web.context import web
 from bot.web.deps import ERRORS, Service
 from bot.web.errors import ApiError
-from bot.web.passages import PassageIndex, current_passages
+from bot.web.passages import PassageIndex
 from bot.web.schemas import DocumentDetailOut, DocumentsOut, ErrorOut, PassageContextOut
 from prompts import message
 from retrieval.contract import Chunk, DocumentRecord
@@ -84,16 +84,13 @@ async def _record(service: AnswerService, doc_id: str) -> DocumentRecord:
 
 def _passages(request: Request) -> PassageIndex:
     # The very chunks the service answers from, so every cited chunk_id resolves.
-    return current_passages(request.app)
+    return web(request).passages()
 
 
 def _history(request: Request, doc_id: str | None = None) -> dict[str, list[dict]]:
     """Each document's versions, newest first; who indexed them only by channel (public API)."""
     try:
-        versions = getattr(request.app.state, "versions", None)
-        if versions is None:
-            versions = request.app.state.versions = VersionHistory(request.app.state.settings)
-        found = versions.history(doc_id)
+        found = web(request).versions().history(doc_id)
     except SQLAlchemyError:  # the documents still list without their history
         logger.exception("Version history unavailable")
         return {}

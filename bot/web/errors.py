@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.web.context import web
 from prompts import message
 from retrieval.errors import ExportaError, IndexMissing, InvalidQuestion
 
@@ -113,7 +114,7 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
     if isinstance(exc, ApiError):
         code, detail = exc.code, str(exc.detail)
     elif exc.status_code == 413:
-        limit = request.app.state.settings.max_body_bytes
+        limit = web(request).settings.max_body_bytes
         code, detail = "body_too_large", message("web.body_too_large", limit=limit)
     elif exc.status_code in _HTTP_MESSAGES:
         code, key = _HTTP_MESSAGES[exc.status_code]

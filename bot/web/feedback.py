@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from bot.usage import UsageLog
+from bot.web.context import web
 from bot.web.deps import check_rate_limit
 from bot.web.errors import ApiError
 from bot.web.schemas import ErrorOut, FeedbackRequest
@@ -74,13 +75,6 @@ def client_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def recent_questions(request: Request) -> RecentQuestions:
-    state = request.app.state
-    if getattr(state, "recent_questions", None) is None:
-        state.recent_questions = RecentQuestions()
-    return state.recent_questions
-
-
 async def logged_question_id(
     request: Request, logged: Future | None, question: str, wait: float
 ) -> int | None:
@@ -88,7 +82,7 @@ async def logged_question_id(
     it is remembered for the votes that will name it."""
     if logged is None:
         return None
-    recent = recent_questions(request)
+    recent = web(request).recent_questions
     client = client_of(request)
 
     def remember(done: Future) -> None:
@@ -107,7 +101,7 @@ async def logged_question_id(
 
 async def require_usage_log(request: Request) -> UsageLog:
     """The usage log, or 503: without it this server keeps no votes."""
-    usage = getattr(request.app.state, "usage", None)
+    usage = web(request).usage
     if usage is None:
         raise ApiError(503, "usage_unavailable", message("web.usage_unavailable"))
     return usage
@@ -132,7 +126,7 @@ async def feedback(
     respuesta y sus fuentes, para el informe de uso del personal. La IP del cliente solo se
     guarda cifrada (hash con sal). Responde 204 al instante; el voto se escribe después."""
     client = client_of(request)
-    question_id = recent_questions(request).confirmed(body.question_id, client, body.question)
+    question_id = web(request).recent_questions.confirmed(body.question_id, client, body.question)
     if body.question_id is not None and question_id is None:
         logger.info(
             "Vote on question id %s kept without that link (not asked here)", body.question_id

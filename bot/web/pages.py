@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from bot.web.passages import current_passages
+from bot.web.context import web
 from prompts import message
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -73,6 +73,6 @@ async def chat_page() -> HTMLResponse:
 @router.get("/documentos/{doc_id}", response_class=HTMLResponse)
 async def passage_page(request: Request, doc_id: str) -> HTMLResponse:
     """The passage view; its script reads the chunk id from `#chunk-…` and shows it in context."""
-    passages = current_passages(request.app)
+    passages = web(request).passages()
     known = passages is None or passages.first_chunk_id(doc_id) is not None
     return HTMLResponse(render("documento.html"), status_code=200 if known else 404)

@@ -24,6 +24,10 @@ class PassageIndex:
         for chunk in chunks:
             self._first.setdefault(chunk.doc_id, chunk.chunk_id)
 
+    def holds(self, chunks: list[Chunk]) -> bool:
+        """Whether these are the very chunks indexed here (a re-index gives a new list)."""
+        return chunks is self._chunks
+
     def first_chunk_id(self, doc_id: str) -> str | None:
         return self._first.get(doc_id)
 
@@ -40,15 +44,3 @@ class PassageIndex:
         if 0 <= i < len(self._chunks) and self._chunks[i].doc_id == doc_id:
             return self._chunks[i]
         return None
-
-
-def current_passages(app) -> PassageIndex | None:
-    """The passages of the index the service answers from now (rebuilt after a re-index)."""
-    service = app.state.service
-    if service is None:
-        return None
-    chunks = service.retriever.chunks
-    cached = getattr(app.state, "passages", None)
-    if cached is None or cached._chunks is not chunks:
-        cached = app.state.passages = PassageIndex(chunks)
-    return cached

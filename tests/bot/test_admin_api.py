@@ -109,9 +109,7 @@ def build_admin(root: Path, embedder, **changes) -> tuple:
     assert not report.failed, report.failed
     service = AnswerService(ChunkStore.open(settings), embedder, settings)
     runner.on_commit = service.refresh
-    app = create_app(service, settings)
-    app.state.jobs, app.state.audit = runner, runner.audit
-    app.state.usage = UsageLog(settings)
+    app = create_app(service, settings, admin=runner, usage=UsageLog(settings))
     return app, runner, service, settings
 
 
@@ -475,7 +473,7 @@ def test_a_second_job_while_one_runs_gets_409_then_a_reindex_runs(admin):
 
 
 def test_usage_report_lists_what_users_did_not_find(shared, service):
-    usage = shared.client.app.state.usage
+    usage = shared.client.app.state.web.usage
     unanswered = "¿cuál es la receta del ceviche de conchas negras?"
     for channel, user in (("web", "1.2.3.4"), ("telegram", 42)):
         answer = service.answer(unanswered)
@@ -499,13 +497,13 @@ def test_usage_report_lists_what_users_did_not_find(shared, service):
 
 @contextmanager
 def without(app, name: str):
-    """The app with `app.state.<name>` unset for a moment (as the CLI leaves it when off)."""
-    kept = getattr(app.state, name)
-    setattr(app.state, name, None)
+    """The app without its `admin` or `usage` for a moment (as the CLI leaves it when off)."""
+    kept = getattr(app.state.web, name)
+    setattr(app.state.web, name, None)
     try:
         yield
     finally:
-        setattr(app.state, name, kept)
+        setattr(app.state.web, name, kept)
 
 
 def test_usage_report_without_a_usage_log_says_so(shared):
@@ -516,7 +514,7 @@ def test_usage_report_without_a_usage_log_says_so(shared):
 
 
 def test_without_a_job_runner_the_admin_api_says_unavailable(shared):
-    with without(shared.client.app, "jobs"):
+    with without(shared.client.app, "admin"):
         response = shared.client.post("/api/admin/reindex", headers=AUTH)
 
     assert_error(response, 503, "admin_unavailable")

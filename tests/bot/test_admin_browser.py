@@ -24,7 +24,7 @@ UNANSWERED = "¿cuál es la receta del ceviche de conchas negras?"
 def admin_server(tmp_path, embedder):
     app, runner, service, _ = build_admin(tmp_path, embedder)
     answer = service.answer(UNANSWERED)
-    app.state.usage.record_question(
+    app.state.web.usage.record_question(
         channel="web", user_id="1.2.3.4", question=UNANSWERED, answer=answer, latency_ms=3
     )
     with LiveServer(app) as server:

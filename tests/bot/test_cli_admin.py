@@ -86,11 +86,12 @@ def test_serve_builds_one_recovered_job_runner_only_for_staff(indexed_dir, capsy
     settings = load_settings()
     dead = Job("20250101-000000-dead00", "remove", "running", "web:1", "2025-01-01T00:00:00+00:00")
     JobLog(settings).insert(dead, [])
-    assert web_app(settings).state.jobs is None  # no admin token: no staff jobs
+    assert web_app(settings).state.web.admin is None  # no admin token: no staff jobs
 
     app = web_app(load_settings(admin_token="secreto"))
-    assert isinstance(app.state.jobs, JobRunner) and app.state.audit is app.state.jobs.audit
-    assert app.state.jobs.job(dead.id).state == "interrupted"  # recovered at startup
+    assert isinstance(app.state.web.admin, JobRunner)
+    assert app.state.web.audit is app.state.web.admin.audit
+    assert app.state.web.admin.job(dead.id).state == "interrupted"  # recovered at startup
     assert "Aviso: La tarea se interrumpió" in capsys.readouterr().err
 
 

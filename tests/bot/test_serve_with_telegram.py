@@ -9,7 +9,7 @@ from fake_telegram import FakeTelegram
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from bot.compose import attach_telegram
+from bot.compose import telegram_routers
 from bot.web import create_app
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
@@ -33,8 +33,7 @@ def test_web_app_polls_telegram_and_answers_there_too(service, indexed, fake):
     settings = settings.model_copy(
         update={"telegram_token": SecretStr(fake.token), "telegram_base_url": fake.base_url}
     )
-    app = create_app(service, settings)
-    attach_telegram(app, service, settings)
+    app = create_app(service, settings, routers=telegram_routers(service, settings, usage=None))
 
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
@@ -50,7 +49,4 @@ def test_web_app_polls_telegram_and_answers_there_too(service, indexed, fake):
 
 def test_no_token_means_no_bot(service, indexed):
     settings, _ = indexed
-    app = create_app(service, settings)
-    routes_before = len(app.router.routes)
-    attach_telegram(app, service, settings)
-    assert len(app.router.routes) == routes_before
+    assert telegram_routers(service, settings, usage=None) == []

@@ -73,9 +73,7 @@ def dump(usage: UsageLog) -> str:
 
 
 def web_client(service, settings, usage: UsageLog) -> TestClient:
-    app = create_app(service, settings)
-    app.state.usage = usage
-    return TestClient(app)
+    return TestClient(create_app(service, settings, usage=usage))
 
 
 # The web API
@@ -203,7 +201,7 @@ def test_serve_builds_one_usage_log_and_purges_old_rows_at_start_up(indexed, tmp
     ask(UsageLog(settings), "pregunta de hace 40 días", at=datetime.now(UTC) - timedelta(days=40))
 
     app = web_app(settings)
-    usage = app.state.usage
+    usage = app.state.web.usage
     assert isinstance(usage, UsageLog)
     assert rows(usage, questions) == []  # purged when the app was built
     with TestClient(app) as client:

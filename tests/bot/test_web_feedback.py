@@ -46,9 +46,7 @@ def wait_for_ids(monkeypatch):
 
 
 def logged_app(service, settings, usage, **changes):
-    app = create_app(service, settings.model_copy(update=changes))
-    app.state.usage = usage
-    return app
+    return create_app(service, settings.model_copy(update=changes), usage=usage)
 
 
 def votes_stored(usage: UsageLog) -> int:

@@ -231,3 +231,19 @@ def test_answers_only_quote_units_of_the_sources_they_cite(service, question):
         source = answer.sources[int(n) - 1]
         units = " ".join(u.text for u in service.units.units_of(source.chunk_id))
         assert piece.strip().removesuffix(" …") in units
+
+
+def test_every_channel_keeps_the_conversation_the_service_reads():
+    from retrieval.contract import Answer
+    from retrieval.service import HISTORY_TURNS, AnswerService
+
+    history: list[Turn] = []
+    for n in range(HISTORY_TURNS + 2):
+        answer = Answer(question=f"pregunta {n}", answer=f"respuesta {n}", abstained=False)
+        history = AnswerService.continued(history, answer)
+
+    assert len(history) == HISTORY_TURNS
+    assert history[-1] == Turn(
+        question=f"pregunta {HISTORY_TURNS + 1}", answer=f"respuesta {HISTORY_TURNS + 1}"
+    )
+    assert history[0].question == "pregunta 2"
