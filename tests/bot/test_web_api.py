@@ -452,3 +452,11 @@ def test_exporta_serve_starts_without_an_index_and_says_what_to_do(tmp_path):
     assert ready.status_code == 503 and "exporta ingest" in ready.json()["detail"]
     assert f"http://127.0.0.1:{port}/" in out
     assert "exporta ingest" in err  # the console says it too
+
+
+def test_the_page_highlights_without_the_stopwords_retrieval_ignores(client):
+    from retrieval.text import STOPWORDS
+
+    page = client.get("/").text
+    inlined = page.split('"stopwords": "', 1)[1].split('"', 1)[0].split()
+    assert set(inlined) == STOPWORDS

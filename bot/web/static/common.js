@@ -26,14 +26,8 @@ export function fold(text) {
   return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 }
 
-// Function words never worth highlighting (accent-folded).
-const STOPWORDS = new Set(
-  ("algo alguna algunas alguno algunos ante antes aqui cada como contra cual cuales cuando " +
-    "cuanta cuantas cuanto cuantos desde donde ella ellas ellos entre esta estan estas este " +
-    "esto estos fueron hasta otra otras otro otros para pero poco porque puede pueden quien " +
-    "quienes segun sido sobre tambien tiene tienen todo todos unas unos cual hace hacer")
-    .split(" "),
-);
+// Function words never worth highlighting (accent-folded): the server's list (retrieval/text.py).
+const STOPWORDS = new Set((TEXTS.stopwords ?? "").split(" "));
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
