@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from retrieval.contract import Chunk, DocumentRecord
 from retrieval.text import content_terms
+
+if TYPE_CHECKING:
+    from retrieval.hybrid import Retrieved
 
 _ACRONYM = re.compile(r"\b[A-ZÁÉÍÓÚÑ]{3,}\b")
 MIN_NAME_CHARS = 4
@@ -64,3 +68,19 @@ def named_documents(question: str, names: dict[str, set[frozenset[str]]]) -> lis
     """The documents the question names, in document-id order."""
     terms = set(content_terms(question))
     return sorted(d for d, own in names.items() if any(name <= terms for name in own))
+
+
+def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[Retrieved]:
+    """The ranking with each named document's best passage among the first k."""
+    keep = []
+    for doc_id in named:
+        best = next((r for r in ranked if r.chunk.doc_id == doc_id), None)
+        if best is not None:
+            keep.append(best.chunk.chunk_id)
+    kept = set(keep[:k])
+    for r in ranked:
+        if len(kept) >= k:
+            break
+        kept.add(r.chunk.chunk_id)
+    first = [r for r in ranked if r.chunk.chunk_id in kept]
+    return first + [r for r in ranked if r.chunk.chunk_id not in kept]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from math import fsum  # order-independent: set iteration order must not change answers
 
 from prompts import message
@@ -18,14 +15,15 @@ from retrieval.answerer import Answerer
 from retrieval.candidates import UnitBook
 from retrieval.contract import Answer, DocumentRecord, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
-from retrieval.errors import IndexMissing, InvalidQuestion, PolicyMissing
+from retrieval.errors import InvalidQuestion, PolicyMissing
 from retrieval.features import QuestionView, extensions, figures_in, wants_share
 from retrieval.glossary import Glossary
 from retrieval.hybrid import HybridRetriever, Retrieved
-from retrieval.mentions import document_names, named_documents
+from retrieval.mentions import cover_documents, named_documents
 from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
 from retrieval.query import QuestionType, classify, with_codes, years_in
 from retrieval.settings import Settings
+from retrieval.snapshot import Snapshot, fingerprint, load_snapshot
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
 
@@ -38,23 +36,6 @@ _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
 # The turns of a conversation every channel keeps; a follow-up is read with the last one.
 HISTORY_TURNS = 4
-
-
-@dataclass(frozen=True)
-class _Index:
-    fingerprint: str
-    manifest: dict[str, DocumentRecord]
-    retriever: HybridRetriever
-    glossary: Glossary
-    units: UnitBook
-    policy: AnswerPolicy | None
-    names: dict[str, set[frozenset[str]]]  # doc_id -> the words that name it
-    facts: dict[str, dict]  # chunk_id -> structure read at ingestion, parsed once per snapshot
-
-
-def _fingerprint(manifest: dict[str, DocumentRecord]) -> str:
-    versions = "\n".join(f"{d} {r.version}" for d, r in sorted(manifest.items()))
-    return hashlib.sha256(versions.encode()).hexdigest()
 
 
 class AnswerService:
@@ -85,32 +66,8 @@ class AnswerService:
         self._reload_lock = threading.Lock()
         self._checked_at = time.monotonic()
 
-    def _load(self, manifest: dict[str, DocumentRecord]) -> _Index:
-        """Everything answering needs from one state of the index, built off to the side."""
-        chunks = self.store.live_chunks(manifest)
-        if not chunks:
-            raise IndexMissing("errors.index_missing", location=self.store.location)
-        retriever = HybridRetriever(self.store, self.embedder, chunks)
-        glossary = Glossary(chunks)
-        units = UnitBook(chunks, retriever.terms_of)
-        logger.info(
-            "Index opened: %d chunks, %d answer units, %d glossary acronyms, from %s",
-            len(chunks),
-            len(units),
-            len(glossary),
-            self.store.location,
-        )
-        facts = {c.chunk_id: json.loads(c.facts) for c in chunks if c.facts}
-        return _Index(
-            _fingerprint(manifest),
-            manifest,
-            retriever,
-            glossary,
-            units,
-            self._policy,
-            document_names(manifest.values(), chunks),
-            facts,
-        )
+    def _load(self, manifest: dict[str, DocumentRecord]) -> Snapshot:
+        return load_snapshot(self.store, self.embedder, self._policy, manifest)
 
     # The current snapshot; a question reads it once, so a reload never mixes two index states.
     @property
@@ -137,7 +94,7 @@ class AnswerService:
         with self._reload_lock:
             self._checked_at = time.monotonic()
             manifest = self.store.manifest(fresh=True)
-            if _fingerprint(manifest) == self._index.fingerprint:
+            if fingerprint(manifest) == self._index.fingerprint:
                 return False
             self._index = self._load(manifest)
             return True
@@ -216,7 +173,7 @@ class AnswerService:
         )
 
     def deliberate(
-        self, query: str, k: int | None = None, index: _Index | None = None
+        self, query: str, k: int | None = None, index: Snapshot | None = None
     ) -> tuple[Deliberation, list[Source]]:
         """Retrieval and everything the answer policy decides from, for one question."""
         index = index or self._index
@@ -260,7 +217,7 @@ class AnswerService:
 
     def _retrieve(
         self,
-        index: _Index,
+        index: Snapshot,
         query: str,
         k: int,
         years: list[str],
@@ -285,7 +242,7 @@ class AnswerService:
             return f"{history[-1].question} {question}"
         return question
 
-    def _glossary_chunks(self, index: _Index, question: str) -> list[Retrieved]:
+    def _glossary_chunks(self, index: Snapshot, question: str) -> list[Retrieved]:
         """The acronym lists that expand the acronyms a definition question asks about."""
         first: dict[str, Retrieved] = {}
         for acronym in index.glossary.subjects(question):
@@ -303,7 +260,7 @@ class AnswerService:
         return [*glossary, *rest][: max(k, len(glossary))]
 
     @staticmethod
-    def _signals(index: _Index, query: str, view: QuestionView) -> dict[str, float]:
+    def _signals(index: Snapshot, query: str, view: QuestionView) -> dict[str, float]:
         """Question-level evidence of coverage: what the corpus knows of the question's words."""
         retriever = index.retriever
         terms = view.terms
@@ -327,22 +284,6 @@ def _committed_policy() -> AnswerPolicy | None:
     except PolicyMissing as exc:
         logger.error("%s", exc)
         return None
-
-
-def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[Retrieved]:
-    """The ranking with each named document's best passage among the first k."""
-    keep = []
-    for doc_id in named:
-        best = next((r for r in ranked if r.chunk.doc_id == doc_id), None)
-        if best is not None:
-            keep.append(best.chunk.chunk_id)
-    kept = set(keep[:k])
-    for r in ranked:
-        if len(kept) >= k:
-            break
-        kept.add(r.chunk.chunk_id)
-    first = [r for r in ranked if r.chunk.chunk_id in kept]
-    return first + [r for r in ranked if r.chunk.chunk_id not in kept]
 
 
 def validate_question(question: str, settings: Settings) -> str:

@@ -1,8 +1,8 @@
 """Documents a question names, read off the catalog's own titles and kinds."""
 
 from retrieval.contract import Chunk, DocumentRecord
-from retrieval.mentions import document_names, named_documents
-from retrieval.service import Retrieved, cover_documents
+from retrieval.hybrid import Retrieved
+from retrieval.mentions import cover_documents, document_names, named_documents
 
 
 def record(doc_id: str, title: str, kind: str) -> DocumentRecord:
