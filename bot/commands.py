@@ -17,10 +17,10 @@ from bot.compose import (
     open_usage_log,
     web_app,
 )
+from bot.settings import Settings, load_settings
 from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError
-from retrieval.settings import Settings, load_settings
 
 EXIT_FAILED_DOCUMENTS = 1
 EXIT_USER_ERROR = 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from bot.settings import Settings, load_settings
 from prompts import message
-from retrieval.settings import Settings, load_settings
 
 
 def open_store(settings: Settings):

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from retrieval.settings import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

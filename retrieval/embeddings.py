@@ -14,7 +14,7 @@ import numpy as np
 
 from retrieval.e5_build import native_library
 from retrieval.errors import ConfigurationError
-from retrieval.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from retrieval.settings import DEFAULT_EMBEDDING_MODEL, RetrievalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SentenceTransformerEmbedder:
         )
 
 
-def build_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder:
+def build_embedder(settings: RetrievalSettings, *, for_queries: bool = False) -> Embedder:
     """The configured embedding provider (the only place that chooses one).
 
     A query-serving process embeds one short text at a time: one thread is as fast, gives the same

@@ -22,7 +22,7 @@ from retrieval.hybrid import HybridRetriever, Retrieved
 from retrieval.mentions import cover_documents, named_documents
 from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
 from retrieval.query import QuestionType, classify, with_codes, years_in
-from retrieval.settings import Settings
+from retrieval.settings import RetrievalSettings
 from retrieval.snapshot import Snapshot, fingerprint, load_snapshot
 from retrieval.store import ChunkStore
 from retrieval.text import content_terms
@@ -45,7 +45,7 @@ class AnswerService:
         self,
         store: ChunkStore,
         embedder: Embedder,
-        settings: Settings,
+        settings: RetrievalSettings,
         answerer: Answerer | None = None,
         policy: AnswerPolicy | None = None,
     ) -> None:
@@ -114,7 +114,7 @@ class AnswerService:
             logger.exception("Reloading the index failed")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AnswerService:
+    def from_settings(cls, settings: RetrievalSettings) -> AnswerService:
         """Open the configured store and embedding model (the composition root calls this)."""
         store = ChunkStore.open(settings)
         store.check_model(settings.embedding_model)  # fail fast, before loading the model
@@ -286,7 +286,7 @@ def _committed_policy() -> AnswerPolicy | None:
         return None
 
 
-def validate_question(question: str, settings: Settings) -> str:
+def validate_question(question: str, settings: RetrievalSettings) -> str:
     """The question with its whitespace collapsed; empty or oversized ones are refused in Spanish."""
     question = " ".join(question.split())
     if not question:

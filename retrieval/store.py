@@ -17,7 +17,7 @@ import numpy as np
 
 from retrieval.contract import Chunk, DocumentRecord
 from retrieval.errors import IndexMissing, ModelMismatch, StoreUnavailable
-from retrieval.settings import Settings
+from retrieval.settings import RetrievalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _BATCH = 256
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400}
 
 
-def _client(settings: Settings):
+def _client(settings: RetrievalSettings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -58,7 +58,7 @@ class ChunkStore:
         self._collection = None
 
     @classmethod
-    def open(cls, settings: Settings) -> ChunkStore:
+    def open(cls, settings: RetrievalSettings) -> ChunkStore:
         location = settings.chroma_url or str(settings.data_dir.resolve())
         try:
             client = _client(settings)

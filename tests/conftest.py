@@ -93,8 +93,8 @@ def embedder():
 @pytest.fixture(scope="session")
 def indexed(tmp_path_factory, embedder):
     """(settings, corpus folder) of a real index of the fixture corpus, built once per session."""
+    from bot.settings import load_settings
     from ingest import IndexService
-    from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
     from retrieval.vector_cache import VectorCache
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select
 
 from bot.database import connect, create_tables, metadata
-from retrieval.settings import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.admin.errors import DocumentNotFound
 from bot.admin.versions import VersionHistory
+from bot.settings import Settings
 from ingest import IndexService
 from prompts import message
-from retrieval.settings import Settings
 
 
 def render_history(settings: Settings, index: IndexService, doc_id: str | None = None) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 
 from bot.database import connect, create_tables, metadata
+from bot.settings import Settings
 from ingest import describe_progress
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

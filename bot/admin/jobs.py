@@ -26,10 +26,10 @@ from bot.admin.lock import JobLock
 from bot.admin.tasks import JobTask
 from bot.admin.uploads import Upload, UploadRejected, validate_upload
 from bot.admin.versions import VersionHistory
+from bot.settings import Settings
 from ingest import IndexService, IngestReport
 from prompts import message
 from retrieval.errors import ExportaError
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

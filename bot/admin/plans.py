@@ -10,10 +10,10 @@ from pathlib import Path
 from bot.admin.corpusfiles import PlannedDocument, is_under
 from bot.admin.errors import DocumentNotFound
 from bot.admin.uploads import UploadRejected, ValidatedUpload, inside, safe_filename
+from bot.settings import Settings
 from ingest import DocumentInfo, IndexService
 from prompts import message
 from retrieval.contract import DocumentRecord
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

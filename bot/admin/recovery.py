@@ -35,9 +35,9 @@ from bot.admin.corpusfiles import (
     retire,
 )
 from bot.admin.versions import DocumentVersion, VersionHistory
+from bot.settings import Settings
 from ingest import IndexService
 from retrieval.contract import DocumentRecord
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bot.settings import Settings
 from ingest import IndexService
 from prompts import message
 from retrieval.errors import DocumentRejected, ExportaError
-from retrieval.settings import OcrMode, Settings
+from retrieval.settings import OcrMode
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Column, Integer, String, Table, and_, insert, select
 
 from bot.database import connect, create_tables, metadata
-from retrieval.settings import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.settings import Settings
 from bot.telegram.feedback import FeedbackRecorder, UsageFeedback
 from bot.telegram.handlers import ExportaBot
 from bot.telegram.ratelimit import TelegramLimiter
@@ -11,7 +12,6 @@ from bot.telegram.staff import StaffCommands
 from bot.usage import UsageLog
 from retrieval.errors import ConfigurationError
 from retrieval.service import AnswerService
-from retrieval.settings import Settings
 
 
 def build_application(

@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.settings import Settings
 from bot.telegram.chat import addressed_question, send_html, thread_of
 from bot.telegram.conversations import Conversations, RecentAnswers, SentAnswer
 from bot.telegram.feedback import Feedback, FeedbackRecorder
@@ -41,7 +42,6 @@ from prompts import message
 from retrieval.contract import Answer, Turn
 from retrieval.errors import ExportaError, IndexMissing, InvalidQuestion
 from retrieval.service import HISTORY_TURNS, AnswerService
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

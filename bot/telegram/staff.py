@@ -21,11 +21,11 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.admin.jobs import Job, JobBusy, JobRunner
 from bot.admin.uploads import Upload, UploadRejected
+from bot.settings import Settings
 from bot.telegram.chat import send_html
 from bot.telegram.render import render_documents
 from prompts import message
 from retrieval.service import AnswerService
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot.settings import Settings
 from retrieval.errors import ConfigurationError
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
-from retrieval.settings import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, Engine, delete, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.database import connect, create_tables
+from bot.settings import Settings
 from bot.usage.identity import UserHasher, load_salt
 from bot.usage.report import UsageReport, UsageUnavailable, build_report
 from bot.usage.tables import questions, votes
 from retrieval.contract import Answer, Source
-from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
 

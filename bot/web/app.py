@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bot.settings import Settings
 from bot.web import admin as staff_routes
 from bot.web import api, documents, feedback, pages
 from bot.web.apidocs import install_offline_docs
@@ -17,7 +18,6 @@ from bot.web.bodylimit import BodySizeLimit
 from bot.web.context import LiveService, WebContext
 from bot.web.errors import install_error_handlers
 from retrieval.service import AnswerService
-from retrieval.settings import Settings
 
 if TYPE_CHECKING:
     from bot.admin.jobs import JobRunner

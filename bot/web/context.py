@@ -11,9 +11,9 @@ import anyio
 from fastapi import Request
 
 from bot.ratelimit import RateLimiter
+from bot.settings import Settings
 from bot.web.passages import PassageIndex
 from retrieval.service import AnswerService
-from retrieval.settings import Settings
 
 if TYPE_CHECKING:
     from bot.admin.jobs import JobRunner

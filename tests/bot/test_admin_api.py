@@ -20,10 +20,10 @@ from pydantic import SecretStr
 
 from bot.admin.jobs import JobRunner
 from bot.compose import index_service
+from bot.settings import Settings, load_settings
 from bot.usage import UsageLog
 from bot.web import create_app
 from retrieval.service import AnswerService
-from retrieval.settings import Settings, load_settings
 from retrieval.store import ChunkStore
 
 TOKEN = "token-de-prueba-5b1f0c"

@@ -60,7 +60,7 @@ class Killed(BaseException):
 
 @pytest.fixture
 def settings(tmp_path, fixture_corpus):
-    from retrieval.settings import load_settings
+    from bot.settings import load_settings
 
     return load_settings(data_dir=tmp_path / "data", corpus_dir=fixture_corpus)
 
@@ -334,7 +334,7 @@ from bot.admin.jobs import JobRunner
 from bot.admin.uploads import Upload
 from bot.compose import index_service
 from retrieval.embeddings import E5Embedder
-from retrieval.settings import load_settings
+from bot.settings import load_settings
 
 settings = load_settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]))
 embedder = E5Embedder()
@@ -353,7 +353,7 @@ sys.exit(0)
 def test_a_process_killed_during_staging_leaves_the_old_version_answering(
     tmp_path, fixture_corpus, embedder
 ):
-    from retrieval.settings import load_settings
+    from bot.settings import load_settings
 
     settings = load_settings(data_dir=tmp_path / "data", corpus_dir=fixture_corpus)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}

@@ -6,8 +6,8 @@ import zipfile
 import pytest
 
 from bot.admin.uploads import Upload, UploadRejected, inside, validate_upload
+from bot.settings import load_settings
 from prompts import message
-from retrieval.settings import load_settings
 
 PDF_LINES = [["Requisitos para exportar cacao a la Unión Europea.", "Certificado de origen."]]
 TEXT = "El cacao fino de aroma de Piura se exporta a Bélgica."

@@ -10,8 +10,8 @@ from bot.admin.jobs import JobRunner
 from bot.admin.lock import JobLock
 from bot.cli import main
 from bot.compose import give_staff_jobs, index_service, web_app
+from bot.settings import load_settings
 from prompts import message
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 
 CACAO = "El cacao fino de aroma de Piura se exporta a Bélgica y a los Países Bajos."

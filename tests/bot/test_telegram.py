@@ -236,9 +236,9 @@ def test_usage_feedback_stores_one_row_per_vote_in_the_database(tmp_path):
     from sqlalchemy import select
 
     from bot.database import connect
+    from bot.settings import load_settings
     from bot.usage import UsageLog
     from bot.usage.tables import votes
-    from retrieval.settings import load_settings
 
     usage = UsageLog(load_settings(data_dir=tmp_path / "data"))
     answer = Answer(question="¿Qué es la VUCE?", answer="La VUCE… [1]", abstained=False)
@@ -323,8 +323,8 @@ async def test_hostile_html_in_a_question_is_shown_as_text(indexed, embedder, fa
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory, embedder):
     """A one-document index whose title and text are full of HTML."""
+    from bot.settings import load_settings
     from ingest import IndexService
-    from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
 
     root = tmp_path_factory.mktemp("hostil")

@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 
 from bot.cli import main
 from bot.database import connect
+from bot.settings import load_settings
 from bot.usage import UsageLog, UsageUnavailable, source_ref
 from bot.usage.grouping import group_similar
 from bot.usage.tables import questions, votes
 from prompts import message
 from retrieval.contract import Answer, Source
-from retrieval.settings import load_settings
 
 TELEGRAM_USER = 987654321
 CLIENT_IP = "203.0.113.77"

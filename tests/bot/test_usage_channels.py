@@ -20,11 +20,11 @@ from test_usage import ask
 
 from bot.compose import web_app
 from bot.database import connect
+from bot.settings import load_settings
 from bot.usage import UsageLog
 from bot.usage.tables import questions, votes
 from bot.web import create_app
 from prompts import message
-from retrieval.settings import load_settings
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"

@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.ratelimit import RateLimiter
+from bot.settings import load_settings
 from bot.web import create_app
 from bot.web.sse import answer_pieces
 from ingest import IndexService
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

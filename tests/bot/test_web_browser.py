@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from bot.settings import load_settings
 from bot.web import create_app
 from ingest import IndexService
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

@@ -18,11 +18,11 @@ from test_web_browser import (  # noqa: F401 (fixtures)
     screenshot,
 )
 
+from bot.settings import load_settings
 from bot.usage import UsageLog
 from bot.usage.tables import questions, votes
 from bot.web import api, create_app
 from bot.web.feedback import QUESTION_ID_HEADER, RecentQuestions
-from retrieval.settings import load_settings
 
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
 REF_KEYS = {"n", "doc_id", "chunk_id", "title", "page", "section"}

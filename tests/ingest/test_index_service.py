@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import load_settings
 from ingest import DocumentInfo, Hooks, Incoming, IndexService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

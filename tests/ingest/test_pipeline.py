@@ -9,12 +9,12 @@ from fpdf import FPDF
 
 import ingest.loaders
 import ingest.pipeline
+from bot.settings import load_settings
 from ingest import IndexService, IngestReport
 from ingest.pipeline import PIPELINE_VERSION
 from prompts import message
 from retrieval.errors import ModelMismatch
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.units import Unit
 from retrieval.vector_cache import LOCAL_VECTORS_FILE, VectorCache

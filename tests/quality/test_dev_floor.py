@@ -25,10 +25,10 @@ DEV_CEILING = {"false_abstention_rate": 0.09}
 
 @pytest.fixture(scope="module")
 def full_service():
+    from bot.settings import load_settings
     from ingest import IndexService
     from retrieval.embeddings import build_embedder
     from retrieval.service import AnswerService
-    from retrieval.settings import load_settings
     from retrieval.store import ChunkStore
     from retrieval.vector_cache import VectorCache
 

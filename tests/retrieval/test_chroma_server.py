@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import load_settings
 from ingest import IndexService
 from retrieval.errors import StoreUnavailable
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

