@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from bot.web.context import web
 from prompts import message
+from retrieval.service import HISTORY_TURNS
 from retrieval.text import STOPWORDS
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -62,8 +63,13 @@ def page_texts() -> dict[str, str]:
 @cache
 def render(name: str) -> str:
     """A page of static/ with the texts inlined as JSON (`<` escaped for the script element),
-    and the stopwords BM25 ignores, which the page does not highlight either."""
-    inlined = {**page_texts(), "stopwords": " ".join(sorted(STOPWORDS))}
+    the stopwords BM25 ignores (the page does not highlight them either) and the conversation
+    turns the service reads (the page sends no more)."""
+    inlined = {
+        **page_texts(),
+        "stopwords": " ".join(sorted(STOPWORDS)),
+        "history_turns": str(HISTORY_TURNS),
+    }
     texts = json.dumps(inlined, ensure_ascii=False).replace("<", "\\u003c")
     return (STATIC_DIR / name).read_text(encoding="utf-8").replace(TEXTS_PLACEHOLDER, texts)
 

@@ -2,7 +2,8 @@
 import { el, errorDetail, fold, highlighted, location, passageUrl, queryStems, t } from "/static/common.js";
 
 const STORAGE_KEY = "exporta.conversacion";
-const HISTORY_TURNS = 4; // turns sent with a question, as in the command line
+// Turns sent with a question: as many as the service keeps (retrieval/service.py).
+const HISTORY_TURNS = Number(t("history_turns"));
 
 const form = document.getElementById("formulario");
 const input = document.getElementById("pregunta");
