@@ -6,7 +6,6 @@ longer than a whole chunk, which is cut between sentences.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -184,7 +183,7 @@ def chunk_document(
 
 def _facts_json(text: str, place: Place) -> str | None:
     facts = facts_of(text, place.columns, place.card)
-    return json.dumps(facts, ensure_ascii=False, sort_keys=True) if facts else None
+    return facts.to_json() if facts else None
 
 
 @dataclass(frozen=True)

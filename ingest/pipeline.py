@@ -3,7 +3,6 @@ them; `ingest.service.IndexService` runs them in order and commits each document
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from ingest.catalog import CATALOG_FILE, DocumentInfo, describe, load_catalog, s
 from ingest.chunking import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from prompts import message
-from retrieval.contract import Chunk, DocumentRecord, document_version
+from retrieval.contract import Chunk, DocumentRecord, Facts, document_version
 from retrieval.errors import DocumentRejected
 from retrieval.settings import OcrMode
 from retrieval.store import ChunkStore
@@ -132,7 +131,7 @@ def stage_chunks(
 
 def with_units(chunk: Chunk) -> Chunk:
     """The chunk with its answer units cut (their vectors come with the embedding)."""
-    facts = json.loads(chunk.facts) if chunk.facts else None
+    facts = Facts.model_validate_json(chunk.facts) if chunk.facts else None
     return replace(chunk, units=units_json(cut_units(chunk.text, facts, chunk.columns)))
 
 

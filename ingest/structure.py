@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from retrieval.contract import Facts, IndicatorCard, IndicatorValues, ObjectiveRow, ServiceCard
+
 SERVICE_FIELDS = {
     "Objetivo prioritario": "objective",
     "Lineamiento": "guideline",
@@ -36,7 +38,7 @@ _NUMBERED_ITEM = re.compile(r"(?:^|\s)\d\.\s+")
 _VALUE_ROW = re.compile(r"^Valor\s+(absoluto|relativo)\b")
 
 
-def service_card(text: str) -> dict | None:
+def service_card(text: str) -> ServiceCard | None:
     """The fields of a service card, with its provider split into responsible and participants."""
     if not text.startswith("FICHA DE SERVICIO"):
         return None
@@ -59,10 +61,10 @@ def service_card(text: str) -> dict | None:
     elif provider:
         facts["responsible"] = provider.rstrip(". ")
     facts.pop("description", None)  # the text itself quotes it; facts hold the short fields
-    return facts if "name" in facts else None
+    return ServiceCard(**facts) if "name" in facts else None
 
 
-def objective_rows(text: str) -> list[dict]:
+def objective_rows(text: str) -> list[ObjectiveRow]:
     """Rows of the priority-objectives table: 'OP3<TAB>objective<TAB>responsible<TAB>indicators<TAB>
     baseline<TAB>expected<TAB>…', with the lines a row spills into (a second indicator and its
     values on the next line) folded back into it."""
@@ -82,7 +84,7 @@ def objective_rows(text: str) -> list[dict]:
         ) != len(row["indicators"]):
             row.pop("baseline", None)
             row.pop("expected", None)
-    return rows
+    return [ObjectiveRow(**row) for row in rows]
 
 
 def _add_values(row: dict, cells: list[str]) -> None:
@@ -102,7 +104,7 @@ def _continue_row(row: dict, cells: list[str]) -> None:
         _add_values(row, cells[first_value:])
 
 
-def indicator_values(text: str, columns: str | None) -> list[dict]:
+def indicator_values(text: str, columns: str | None) -> list[IndicatorValues]:
     """The value rows under an indicator card's year header: [{'unit': 'Valor absoluto (número)',
     'baseline': '2024: 810', 'expected': ['2026: 826', …, '2040: 950']}]."""
     years = (columns or "").split("\t")
@@ -116,17 +118,16 @@ def indicator_values(text: str, columns: str | None) -> list[dict]:
         if len(cells) - 1 != len(years):
             continue  # cells spilled into another row: keep the chunk, invent no pairing
         pairs = [f"{y}: {v}" for y, v in zip(years, cells[1:], strict=True)]
-        rows.append({"unit": cells[0], "baseline": pairs[0], "expected": pairs[1:]})
+        rows.append(IndicatorValues(unit=cells[0], baseline=pairs[0], expected=pairs[1:]))
     return rows
 
 
-def facts_of(text: str, columns: str | None, card: str | None) -> dict:
+def facts_of(text: str, columns: str | None, card: str | None) -> Facts | None:
     """Whatever structure the chunk holds, by kind: 'servicio', 'objetivos', 'indicador'."""
-    facts: dict = {}
-    if service := service_card(text):
-        facts["servicio"] = service
-    if rows := objective_rows(text):
-        facts["objetivos"] = rows
-    if card and (values := indicator_values(text, columns)):
-        facts["indicador"] = {"name": card, "values": values}
-    return facts
+    values = indicator_values(text, columns) if card else []
+    facts = Facts(
+        servicio=service_card(text),
+        objetivos=objective_rows(text) or None,
+        indicador=IndicatorCard(name=card, values=values) if values else None,
+    )
+    return facts if facts != Facts() else None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,69 @@ def document_version(content_hash: str, pipeline: str) -> str:
     return f"{content_hash[:16]}.{pipeline}"
 
 
+class _Fact(BaseModel):
+    """Structure read at ingestion: copied from the text as written, absent fields left out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceCard(_Fact):
+    """Una ficha de servicio de la PNMCE, con el proveedor separado en responsable y participantes."""
+
+    type: Literal["servicio"] = "servicio"
+    name: str = Field(description="Nombre del servicio, con su código.")
+    code: str | None = Field(None, description="Código del servicio (S5.2.1).")
+    objective: str | None = Field(None, description="Objetivo prioritario.")
+    objective_code: str | None = Field(None, description="Código del objetivo (OP5).")
+    guideline: str | None = Field(None, description="Lineamiento.")
+    provider: str | None = Field(None, description="Proveedor del servicio, como está escrito.")
+    responsible: str | None = Field(None, description="Entidad responsable.")
+    participants: list[str] | None = Field(None, description="Entidades que participan.")
+    receiver: str | None = Field(None, description="Receptor del servicio.")
+    scope: str | None = Field(None, description="Alcance del servicio.")
+    quality_indicator: str | None = Field(None, description="Indicador de calidad.")
+    coverage_indicator: str | None = Field(None, description="Indicador de cobertura.")
+
+
+class ObjectiveRow(_Fact):
+    """Una fila de la tabla de objetivos prioritarios (OP1–OP5)."""
+
+    code: str = Field(description="Código del objetivo (OP3).")
+    objective: str
+    responsible: str
+    indicators: list[str]
+    baseline: list[str] | None = Field(None, description="«año: valor» de cada indicador.")
+    expected: list[str] | None = Field(None, description="Logro esperado de cada indicador.")
+
+
+class IndicatorValues(_Fact):
+    """Los valores de una ficha de indicador en una unidad, por año."""
+
+    unit: str = Field(description="Valor absoluto (número), Valor relativo (%)…")
+    baseline: str = Field(description="«año: valor» de la línea de base.")
+    expected: list[str] = Field(description="«año: valor» de cada logro esperado.")
+
+
+class IndicatorCard(_Fact):
+    """Una ficha de indicador: su nombre y sus valores."""
+
+    name: str
+    values: list[IndicatorValues]
+
+
+class Facts(_Fact):
+    """Lo que un pasaje contiene de una ficha de servicio, la tabla de objetivos o una ficha de
+    indicador."""
+
+    servicio: ServiceCard | None = None
+    objetivos: list[ObjectiveRow] | None = None
+    indicador: IndicatorCard | None = None
+
+    def to_json(self) -> str:
+        """As stored with the chunk: absent fields left out, keys sorted."""
+        return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False, sort_keys=True)
+
+
 _CITED = re.compile(r"\[(\d+)\]")
 EXAMPLE_QUESTION = (
     "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
@@ -110,11 +174,15 @@ class Source(BaseModel):
     chunk_id: str = Field(description="Identificador del pasaje citado.")
     text: str = Field("", description="Texto del pasaje.")
     score: float = Field(0.0, description="Puntaje de recuperación (mayor es mejor).")
-    facts: dict[str, Any] | None = Field(
+    facts: Facts | None = Field(
         None,
         description="Estructura leída al indexar: ficha de servicio (`servicio`), objetivos "
         "prioritarios (`objetivos`) o valores de una ficha de indicador (`indicador`).",
     )
+
+    @field_serializer("facts")
+    def _present_facts(self, facts: Facts | None) -> dict[str, Any] | None:
+        return None if facts is None else facts.model_dump(exclude_none=True)
 
     def citation(self) -> str:
         """Where the passage is, for people: page when known, else the section."""

@@ -13,7 +13,7 @@ from math import fsum  # order-independent: set iteration order must not change 
 from prompts import message
 from retrieval.answerer import Answerer
 from retrieval.candidates import UnitBook
-from retrieval.contract import Answer, DocumentRecord, Source, Turn
+from retrieval.contract import Answer, DocumentRecord, Facts, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import InvalidQuestion, PolicyMissing
 from retrieval.features import QuestionView, extensions, figures_in, wants_share
@@ -297,7 +297,7 @@ def validate_question(question: str, settings: RetrievalSettings) -> str:
     return question
 
 
-def _source(n: int, retrieved: Retrieved, facts: dict[str, dict]) -> Source:
+def _source(n: int, retrieved: Retrieved, facts: dict[str, Facts]) -> Source:
     chunk = retrieved.chunk
     return Source(
         n=n,

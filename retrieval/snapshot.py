@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 
 from retrieval.candidates import UnitBook
-from retrieval.contract import DocumentRecord
+from retrieval.contract import DocumentRecord, Facts
 from retrieval.embeddings import Embedder
 from retrieval.errors import IndexMissing
 from retrieval.glossary import Glossary
@@ -31,7 +30,7 @@ class Snapshot:
     units: UnitBook
     policy: AnswerPolicy | None
     names: dict[str, set[frozenset[str]]]  # doc_id -> the words that name it
-    facts: dict[str, dict]  # chunk_id -> structure read at ingestion, parsed once per snapshot
+    facts: dict[str, Facts]  # chunk_id -> structure read at ingestion, parsed once per snapshot
 
 
 def fingerprint(manifest: dict[str, DocumentRecord]) -> str:
@@ -59,7 +58,7 @@ def load_snapshot(
         len(glossary),
         store.location,
     )
-    facts = {c.chunk_id: json.loads(c.facts) for c in chunks if c.facts}
+    facts = {c.chunk_id: Facts.model_validate_json(c.facts) for c in chunks if c.facts}
     return Snapshot(
         fingerprint(manifest),
         manifest,

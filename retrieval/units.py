@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.contract import Facts
 from retrieval.quotes import label_values, list_with_items
 from retrieval.text import collapse_whitespace, first_words, split_sentences
 
@@ -41,12 +42,12 @@ def clean_unit(text: str) -> str:
     return collapse_whitespace(_RULE.sub(" ", " ".join(lines))).replace("\\$", "$")
 
 
-def cut_units(text: str, facts: dict | None = None, columns: str | None = None) -> list[Unit]:
+def cut_units(text: str, facts: Facts | None = None, columns: str | None = None) -> list[Unit]:
     """The units of a chunk: its facts, then its sentences and rows in order (short cells merged
     with what follows, long sentences cut at clauses, a list's introduction with its items)."""
     pieces = split_sentences(text)
     years = columns.split("\t") if columns else []
-    texts: list[tuple[str, str]] = [(t, "fact") for t in fact_texts(facts or {})]
+    texts: list[tuple[str, str]] = [(t, "fact") for t in fact_texts(facts or Facts())]
     buffer = ""
     for i, piece in enumerate(pieces):
         if years:
@@ -94,32 +95,32 @@ def _pack(clauses: list[str]) -> list[str]:
     return [*parts, current] if current else parts
 
 
-def fact_texts(facts: dict) -> list[str]:
+def fact_texts(facts: Facts) -> list[str]:
     """Readable statements of the structure read at ingestion; every name and figure copied."""
     texts = []
-    service = facts.get("servicio") or {}
-    if responsible := service.get("responsible"):
-        text = f"Responsable: {responsible.rstrip('.')}"
-        if others := service.get("participants"):
-            text += f"; con participación de: {', '.join(others)}"
-        texts.append(f"{text} (servicio {service.get('name', '').rstrip('.')}).")
-    for row in facts.get("objetivos", []):
-        objective = first_words(row["objective"].rstrip("."), 14)
-        if responsible := row.get("responsible"):
-            texts.append(f"Responsable del {row['code']} ({objective}): {responsible.rstrip('.')}.")
-        indicators = row.get("indicators", [])
-        baseline, expected = row.get("baseline", []), row.get("expected", [])
-        if baseline and len(indicators) == len(baseline) == len(expected):
-            for name, base, target in zip(indicators, baseline, expected, strict=True):
-                texts.append(
-                    f"{row['code']}, {name.rstrip('.')}: línea de base {base}; "
-                    f"logro esperado {target}."
-                )
-    if indicator := facts.get("indicador"):
-        for values in indicator.get("values", []):
+    service = facts.servicio
+    if service is not None and service.responsible:
+        text = f"Responsable: {service.responsible.rstrip('.')}"
+        if service.participants:
+            text += f"; con participación de: {', '.join(service.participants)}"
+        texts.append(f"{text} (servicio {service.name.rstrip('.')}).")
+    for row in facts.objetivos or []:
+        objective = first_words(row.objective.rstrip("."), 14)
+        if row.responsible:
             texts.append(
-                f"{indicator['name'].rstrip('.')} ({values['unit']}): línea de base "
-                f"{values['baseline']}; logro esperado {'; '.join(values['expected'])}."
+                f"Responsable del {row.code} ({objective}): {row.responsible.rstrip('.')}."
+            )
+        baseline, expected = row.baseline or [], row.expected or []
+        if baseline and len(row.indicators) == len(baseline) == len(expected):
+            for name, base, target in zip(row.indicators, baseline, expected, strict=True):
+                texts.append(
+                    f"{row.code}, {name.rstrip('.')}: línea de base {base}; logro esperado {target}."
+                )
+    if indicator := facts.indicador:
+        for values in indicator.values:
+            texts.append(
+                f"{indicator.name.rstrip('.')} ({values.unit}): línea de base "
+                f"{values.baseline}; logro esperado {'; '.join(values.expected)}."
             )
     return texts
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ingest.chunking import chunk_document
 from ingest.loaders import load_document
 from ingest.structure import indicator_values, objective_rows, service_card
+from retrieval.contract import IndicatorValues
 
 SERVICE_CARD = (Path(__file__).parents[1] / "fixtures" / "service-card.txt").read_text(
     encoding="utf-8"
@@ -25,14 +26,14 @@ OP_TABLE = "\n".join(
 
 def test_service_card_fields_with_the_provider_split_into_responsible_and_participants():
     card = service_card(SERVICE_CARD)
-    assert card["code"] == "S5.2.1"
-    assert card["objective_code"] == "OP5"
-    assert card["guideline"].startswith("L.5.2:")
-    assert card["responsible"] == "MINCETUR"
-    assert card["participants"] == ["AGROMERCADO", "INACAL", "INDECOPI"]
-    assert card["receiver"] == "Empresas exportadoras y con potencial exportador."
-    assert card["quality_indicator"] == "Porcentaje de capacitaciones idóneas."
-    assert card["coverage_indicator"] == "Número de capacitaciones realizadas."
+    assert card.code == "S5.2.1"
+    assert card.objective_code == "OP5"
+    assert card.guideline.startswith("L.5.2:")
+    assert card.responsible == "MINCETUR"
+    assert card.participants == ["AGROMERCADO", "INACAL", "INDECOPI"]
+    assert card.receiver == "Empresas exportadoras y con potencial exportador."
+    assert card.quality_indicator == "Porcentaje de capacitaciones idóneas."
+    assert card.coverage_indicator == "Número de capacitaciones realizadas."
     assert service_card("Texto que no es una ficha.") is None
 
 
@@ -43,21 +44,21 @@ def test_a_provider_without_the_responsible_label_is_the_responsible():
             "MININTER- PNP DIRANDRO.",
         )
     )
-    assert card["responsible"] == "MININTER- PNP DIRANDRO"
+    assert card.responsible == "MININTER- PNP DIRANDRO"
     assert "participants" not in card
 
 
 def test_objective_rows_pair_each_indicator_with_its_baseline_and_target():
     op4, op5 = objective_rows(OP_TABLE)
-    assert (op4["code"], op4["responsible"]) == ("OP4", "MINCETUR")
-    assert op4["baseline"] == ["2024: 0,12%"] and op4["expected"] == ["2040: 0,32%"]
+    assert (op4.code, op4.responsible) == ("OP4", "MINCETUR")
+    assert op4.baseline == ["2024: 0,12%"] and op4.expected == ["2040: 0,32%"]
     # The second indicator spilled into the next line: it is folded back into OP5.
-    assert op5["indicators"] == [
+    assert op5.indicators == [
         "Número de empresas exportadoras consolidadas.",
         "Valor de las exportaciones totales realizadas por Mipyme",
     ]
-    assert op5["baseline"] == ["2024: 3318", "2024: 3273 (US\\$ millones)"]
-    assert op5["expected"] == ["2040: 4180", "2040: 6050 (US\\$ millones)"]
+    assert op5.baseline == ["2024: 3318", "2024: 3273 (US\\$ millones)"]
+    assert op5.expected == ["2040: 4180", "2040: 6050 (US\\$ millones)"]
 
 
 def test_values_that_do_not_pair_with_indicators_are_dropped_not_guessed():
@@ -65,19 +66,17 @@ def test_values_that_do_not_pair_with_indicators_are_dropped_not_guessed():
         "\tAño: 2024 Valor: 3273 (US\\$ millones)\tAño: 2040 Valor: 6050 (US\\$ millones)", ""
     )
     op5 = objective_rows(table)[1]
-    assert len(op5["indicators"]) == 2
+    assert len(op5.indicators) == 2
     assert "baseline" not in op5 and "expected" not in op5
 
 
 def test_indicator_values_by_year_and_unit():
     text = "Línea de base\tLogros esperados\nAño\t2024\t2030\t2040\nValor relativo\t60%\t80%\t95%\nValor absoluto\t67/112\t100/126\t142/150"
     relative, absolute = indicator_values(text, "2024\t2030\t2040")
-    assert relative == {
-        "unit": "Valor relativo",
-        "baseline": "2024: 60%",
-        "expected": ["2030: 80%", "2040: 95%"],
-    }
-    assert absolute["expected"][-1] == "2040: 142/150"
+    assert relative == IndicatorValues(
+        unit="Valor relativo", baseline="2024: 60%", expected=["2030: 80%", "2040: 95%"]
+    )
+    assert absolute.expected[-1] == "2040: 142/150"
     spilled = "Valor absoluto\t67/112\t100/126"  # a cell short: no pairing is invented
     assert indicator_values(spilled, "2024\t2030\t2040") == []
 

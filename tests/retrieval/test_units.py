@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from retrieval.contract import Facts
 from retrieval.units import (
     clean_unit,
     cut_units,
@@ -67,19 +68,25 @@ def test_table_values_are_labelled_with_their_years():
 
 
 def test_facts_lead_with_the_responsible_and_copy_figures():
-    facts = {
-        "servicio": {
-            "name": "S1.2.3 Servicio de prueba.",
-            "responsible": "MTC",
-            "participants": ["A", "B"],
-        },
-        "indicador": {
-            "name": "Valor exportado.",
-            "values": [
-                {"unit": "Valor absoluto", "baseline": "2024: 23237", "expected": ["2026: 24 853"]}
-            ],
-        },
-    }
+    facts = Facts.model_validate(
+        {
+            "servicio": {
+                "name": "S1.2.3 Servicio de prueba.",
+                "responsible": "MTC",
+                "participants": ["A", "B"],
+            },
+            "indicador": {
+                "name": "Valor exportado.",
+                "values": [
+                    {
+                        "unit": "Valor absoluto",
+                        "baseline": "2024: 23237",
+                        "expected": ["2026: 24 853"],
+                    }
+                ],
+            },
+        }
+    )
     texts = fact_texts(facts)
     assert (
         texts[0]
