@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +30,48 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
+# Peru's time, for display only: every moment is kept and passed around as aware UTC.
+LIMA = ZoneInfo("America/Lima")
+
+
+def utc_now() -> datetime:
+    """Now, timezone-aware UTC: the one way Exporta stamps a moment."""
+    return datetime.now(UTC)
+
+
+def lima(moment: datetime) -> str:
+    """A moment as people in Peru read it: '2025-03-01 09:30'."""
+    return moment.astimezone(LIMA).strftime("%Y-%m-%d %H:%M")
+
+
+class UtcDateTime(TypeDecorator):
+    """A moment column: aware UTC in Python; `timestamptz` in PostgreSQL, and in SQLite the
+    fixed-width text of a naive UTC `DateTime` (so text order is time order). Naive values
+    given to it are UTC; ISO text from older rows is read too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        moment = _aware(value)
+        if dialect.name == "sqlite":
+            return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return moment
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else _aware(value)
+
+
+def _aware(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def connect(settings: Settings) -> Engine:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select
 
-from bot.database import connect, create_tables, metadata
+from bot.database import UtcDateTime, connect, create_tables, metadata, utc_now
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -16,18 +15,13 @@ audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", String(32), nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
     Column("actor", String(200), nullable=False),
     Column("action", String(64), nullable=False),
     Column("target", String(500), nullable=False),
     Column("result", String(32), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
-
-
-def utc_now() -> str:
-    """Now in UTC, to the microsecond: fixed width, so text order is time order (jobs, audit)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class AuditLog:
@@ -45,8 +39,9 @@ class AuditLog:
             conn.execute(insert(audit_log).values(**entry, result=result, detail=detail[:2000]))
 
     def entries(self, limit: int = 100) -> list[dict]:
-        """Newest first: at, actor, action, target, result, detail."""
+        """Newest first: at (ISO 8601 UTC), actor, action, target, result, detail."""
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         with self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+        return [{**{k: v for k, v in row.items() if k != "id"}, "at": row["at"].isoformat()}
+                for row in rows]  # fmt: skip

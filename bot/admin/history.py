@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.admin.errors import DocumentNotFound
 from bot.admin.versions import VersionHistory
+from bot.database import lima
 from bot.settings import Settings
 from ingest import IndexService
 from prompts import message
@@ -22,7 +23,7 @@ def render_history(settings: Settings, index: IndexService, doc_id: str | None =
         lines.append(
             message(
                 "admin.history_line",
-                indexed_at=v.indexed_at,
+                indexed_at=lima(v.indexed_at),
                 doc_id=v.doc_id,
                 action=message(f"admin.action_{v.action}"),
                 chunks=v.chunks,

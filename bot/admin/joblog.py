@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 
-from bot.database import connect, create_tables, metadata
+from bot.database import UtcDateTime, connect, create_tables, metadata
 from bot.settings import Settings
 from ingest import describe_progress
 
@@ -27,9 +27,9 @@ admin_jobs = Table(
     Column("action", String(16), nullable=False),
     Column("state", String(16), nullable=False, index=True),
     Column("requested_by", String(200), nullable=False),
-    Column("created_at", String(32), nullable=False, index=True),
-    Column("started_at", String(32)),
-    Column("finished_at", String(32)),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
     Column("done", Integer, nullable=False, default=0),
     Column("total", Integer, nullable=False, default=0),
     Column("current", String(200)),
@@ -49,9 +49,9 @@ class Job:
     action: str  # "add" | "replace" | "remove" | "reindex"
     state: str  # "queued" | "running" | "succeeded" | "failed" | "interrupted"
     requested_by: str  # "web:127.0.0.1", "telegram:12345", "cli:alice"
-    created_at: str  # ISO 8601 UTC
-    started_at: str | None = None
-    finished_at: str | None = None
+    created_at: datetime  # aware UTC
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
     done: int = 0  # chunks processed so far
     total: int = 0  # chunks to process (0 until known)
     current: str | None = None  # doc_id being processed
@@ -65,22 +65,20 @@ class Job:
 
     def progress(self, now: datetime | None = None) -> str:
         """Done, total, rate and time left, as the terminal and the log lines say them."""
-        started = datetime.fromisoformat(self.started_at) if self.started_at else None
         now = now or datetime.now(UTC)
-        return describe_progress(
-            self.done, self.total, (now - started).total_seconds() if started else 0
-        )
+        seconds = (now - self.started_at).total_seconds() if self.started_at else 0
+        return describe_progress(self.done, self.total, seconds)
 
     def to_dict(self) -> dict:
-        """JSON-ready; errors as [{"file": …, "reason": …}]."""
+        """JSON-ready: moments in ISO 8601 UTC, errors as [{"file": …, "reason": …}]."""
         return {
             "id": self.id,
             "action": self.action,
             "state": self.state,
             "requested_by": self.requested_by,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
             "done": self.done,
             "total": self.total,
             "progress": None if self.finished else self.progress(),
@@ -137,6 +135,10 @@ class JobLog:
         )
         with self._engine.connect() as conn:
             return [_job(row) for row in conn.execute(query).mappings()]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _row(job: Job) -> dict[str, Any]:

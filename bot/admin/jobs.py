@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.admin import recovery
-from bot.admin.audit import AuditLog, utc_now
+from bot.admin.audit import AuditLog
 from bot.admin.corpusfiles import PlannedDocument, clean_staging
 from bot.admin.errors import DocumentNotFound, JobBusy
 from bot.admin.joblog import Job, JobLog
@@ -26,6 +26,7 @@ from bot.admin.lock import JobLock
 from bot.admin.tasks import JobTask
 from bot.admin.uploads import Upload, UploadRejected, validate_upload
 from bot.admin.versions import VersionHistory
+from bot.database import utc_now
 from bot.settings import Settings
 from ingest import IndexService, IngestReport
 from prompts import message

@@ -24,6 +24,7 @@ document the same way; recovery only purges the invisible chunks. Either way the
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from bot.admin.corpusfiles import (
@@ -64,7 +65,7 @@ def complete(
     versions: VersionHistory,
     job_id: str,
     requested_by: str,
-    indexed_at: str,
+    indexed_at: datetime,
 ) -> None:
     """Step 5 for a committed document: its file in place and its version recorded."""
     archive = settings.data_dir / ARCHIVE / job_id
@@ -76,7 +77,7 @@ def complete(
         DocumentVersion(
             doc_id=plan.doc_id,
             content_hash=plan.content_hash,
-            indexed_at=record.indexed_at if record else indexed_at,
+            indexed_at=datetime.fromisoformat(record.indexed_at) if record else indexed_at,
             indexed_by=requested_by,
             chunks=record.chunks if record else 0,
             action=VERSION_ACTIONS[action],
@@ -93,7 +94,7 @@ def settle(
     versions: VersionHistory,
     job_id: str,
     requested_by: str,
-    now: str,
+    now: datetime,
 ) -> tuple[list[str], list[str]]:
     """Roll each document of a stopped job forward or back; (finished, rolled back) doc ids."""
     manifest = index.manifest()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.admin import recovery
-from bot.admin.audit import utc_now
 from bot.admin.corpusfiles import (
     PlannedDocument,
     clean_staging,
@@ -21,6 +21,7 @@ from bot.admin.joblog import Job
 from bot.admin.plans import plan_adding, plan_removing, plan_replacing
 from bot.admin.uploads import ValidatedUpload
 from bot.admin.versions import DocumentVersion
+from bot.database import utc_now
 from ingest import DocumentInfo, Hooks, Incoming, IngestReport
 from prompts import message
 from retrieval.contract import DocumentRecord
@@ -220,7 +221,8 @@ def _reindexed_version(doc_id, old, record, task: JobTask) -> DocumentVersion:
     if record is None:
         action, digest, chunks, at = "removed", old.content_hash if old else "", 0, utc_now()
     else:
-        digest, chunks, at = record.content_hash, record.chunks, record.indexed_at
+        digest, chunks = record.content_hash, record.chunks
+        at = datetime.fromisoformat(record.indexed_at)
         if old is None:
             action = "added"
         else:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import Column, Integer, String, Table, and_, insert, select
 
-from bot.database import connect, create_tables, metadata
+from bot.database import UtcDateTime, connect, create_tables, metadata
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ document_versions = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("doc_id", String(200), nullable=False, index=True),
     Column("content_hash", String(64), nullable=False),
-    Column("indexed_at", String(32), nullable=False),
+    Column("indexed_at", UtcDateTime, nullable=False),
     Column("indexed_by", String(200), nullable=False),
     Column("chunks", Integer, nullable=False),
     Column("action", String(16), nullable=False),
@@ -32,14 +33,15 @@ document_versions = Table(
 class DocumentVersion:
     doc_id: str
     content_hash: str
-    indexed_at: str  # ISO 8601 UTC
+    indexed_at: datetime  # aware UTC
     indexed_by: str  # "web:…", "telegram:…", "cli:…"
     chunks: int  # 0 for a removal
     action: str  # "added" | "replaced" | "removed" | "reindexed"
     job_id: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready: the moment in ISO 8601 UTC."""
+        return asdict(self) | {"indexed_at": self.indexed_at.isoformat()}
 
 
 class VersionHistory:

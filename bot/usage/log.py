@@ -12,14 +12,14 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, delete, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import connect, create_tables
+from bot.database import connect, create_tables, utc_now
 from bot.settings import Settings
 from bot.usage.identity import UserHasher, load_salt
 from bot.usage.report import UsageReport, UsageUnavailable, build_report
@@ -45,14 +45,6 @@ def source_ref(source: Source) -> dict:
         "section": source.section,
         "chunk_id": source.chunk_id,
     }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _reason(error: Exception) -> str:
@@ -156,7 +148,7 @@ class UsageLog:
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete questions and votes older than the retention period; how many rows went."""
-        cutoff = _naive_utc(now or datetime.now(UTC)) - self.retention
+        cutoff = (now or utc_now()) - self.retention
         with self._begin() as conn:
             gone = conn.execute(delete(votes).where(votes.c.voted_at < cutoff)).rowcount
             gone += conn.execute(delete(questions).where(questions.c.asked_at < cutoff)).rowcount
@@ -166,7 +158,7 @@ class UsageLog:
 
     def purge_if_due(self, now: datetime | None = None) -> None:
         """Purge at start-up and then at most once an hour (called on writes); never raises."""
-        moment = _naive_utc(now or datetime.now(UTC))
+        moment = now or utc_now()
         with self._lock:
             if self._purged_at is not None and moment - self._purged_at < PURGE_EVERY:
                 return

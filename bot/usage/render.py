@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.usage.report import LIMA, UsageReport
+from bot.database import lima
+from bot.usage.report import UsageReport
 from prompts import message
 from retrieval.contract import Source, cited_sources
 
@@ -37,7 +36,7 @@ def render_report(report: UsageReport) -> str:
             if group.count == 1
             else message("usage.times", count=group.count),
             channels=", ".join(group.channels),
-            last=_local(group.last_asked),
+            last=lima(group.last_asked),
         )
         lines.append(f"     {detail}")
         if group.variants:
@@ -53,7 +52,7 @@ def render_report(report: UsageReport) -> str:
             down=answer.downvotes,
             up=answer.upvotes,
             channels=", ".join(answer.channels),
-            last=_local(answer.last_voted),
+            last=lima(answer.last_voted),
         )
         lines.append(f"{n:>3}. «{answer.question}» — {detail}")
         lines.append(f"     {message('usage.answer', answer=_shortened(answer.answer))}")
@@ -102,7 +101,3 @@ def _logged(source: dict) -> Source:
 def _shortened(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= ANSWER_CHARS else flat[: ANSWER_CHARS - 1].rstrip() + "…"
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(LIMA).strftime("%Y-%m-%d %H:%M")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Connection, select
 
+from bot.database import LIMA
 from bot.usage.grouping import group_similar
 from bot.usage.tables import questions, votes
 from retrieval.errors import ExportaError
 from retrieval.text import words
 
-# Peru keeps UTC-5 all year (no daylight saving): a "day" is a day in Lima.
-LIMA = timezone(timedelta(hours=-5), "America/Lima")
 TOP_GROUPS = 20
 TOP_DOWNVOTED = 20
 VARIANTS_SHOWN = 3
@@ -100,8 +99,8 @@ class UsageReport:
 
 
 def start_of(day: date) -> datetime:
-    """The naive UTC instant a Lima day starts, as the log stores times."""
-    return datetime.combine(day, time(), LIMA).astimezone(UTC).replace(tzinfo=None)
+    """The UTC instant a Lima day starts."""
+    return datetime.combine(day, time(), LIMA).astimezone(UTC)
 
 
 def build_report(conn: Connection, since: date | None, now: datetime | None = None) -> UsageReport:
@@ -146,7 +145,7 @@ def _unanswered(rows: list) -> list[UnansweredGroup]:
                 question=ranked[0][-1].question.strip(),
                 count=len(members),
                 channels=sorted({row.channel for row in members}),
-                last_asked=max(row.asked_at for row in members).replace(tzinfo=UTC),
+                last_asked=max(row.asked_at for row in members),
                 variants=[rs[-1].question.strip() for rs in ranked[1 : 1 + VARIANTS_SHOWN]],
             )
         )
@@ -172,7 +171,7 @@ def _downvoted(rows: list) -> list[DownvotedAnswer]:
                 downvotes=tally[-1],
                 upvotes=tally[1],
                 channels=sorted({row.channel for row in group}),
-                last_voted=last.voted_at.replace(tzinfo=UTC),
+                last_voted=last.voted_at,
             )
         )
     answers.sort(key=lambda a: (a.downvotes, a.last_voted), reverse=True)
@@ -187,7 +186,7 @@ def _daily(rows: list) -> list[DailyUse]:
 
 
 def _lima_day(moment: datetime) -> date:
-    return moment.replace(tzinfo=UTC).astimezone(LIMA).date()
+    return moment.astimezone(LIMA).date()
 
 
 def _iso(moment: datetime) -> str:

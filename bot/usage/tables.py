@@ -6,7 +6,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -16,14 +15,13 @@ from sqlalchemy import (
     Text,
 )
 
-from bot.database import metadata
+from bot.database import UtcDateTime, metadata
 
-# Times are naive UTC: SQLite keeps no time zone, so every backend is read the same way.
 questions = Table(
     "usage_questions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("asked_at", DateTime, nullable=False, index=True),
+    Column("asked_at", UtcDateTime, nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("user_hash", String(64)),  # HMAC of the user id or client IP, never the id itself
     Column("question", Text, nullable=False),
@@ -40,7 +38,7 @@ votes = Table(
     "usage_votes",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("voted_at", DateTime, nullable=False, index=True),
+    Column("voted_at", UtcDateTime, nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("user_hash", String(64)),
     # The judged question; a vote may outlive it by seconds at the retention boundary.

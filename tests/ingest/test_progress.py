@@ -16,8 +16,9 @@ def test_progress_says_done_total_rate_and_time_left():
 
 def test_a_running_job_shows_the_same_figures_from_its_start_time():
     started = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    job = Job("j1", "reindex", "running", "cli:ana", started.isoformat(),
-              started_at=started.isoformat(), done=30, total=120)  # fmt: skip
+    job = Job(
+        "j1", "reindex", "running", "cli:ana", started, started_at=started, done=30, total=120
+    )
 
     assert job.progress(now=started + timedelta(seconds=10)) == describe(30, 120, 10.0)
     assert job.to_dict()["progress"].startswith("30 de 120 fragmentos (25 %)")
