@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from bot.compose import (
-    give_staff_jobs,
     index_service,
     job_runner,
     open_store,
@@ -250,9 +249,8 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     redact_secrets_in_logs(token, settings.telegram_webhook_secret.get_secret_value())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, token included
     service = AnswerService.from_settings(settings)
-    application = build_application(service, settings, usage=open_usage_log(settings))
-    if settings.telegram_staff_ids:
-        give_staff_jobs(application, settings, job_runner(settings, on_commit=service.refresh))
+    jobs = job_runner(settings, on_commit=service.refresh) if settings.telegram_staff_ids else None
+    application = build_application(service, settings, usage=open_usage_log(settings), jobs=jobs)
     print(message("telegram.polling_started"), file=sys.stderr, flush=True)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES)

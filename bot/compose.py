@@ -82,21 +82,13 @@ def telegram_routers(service, settings: Settings, usage, jobs=None) -> list:
 
     secret = settings.telegram_webhook_secret.get_secret_value()
     redact_secrets_in_logs(token, secret)
-    application = build_application(service, settings, usage=usage)
-    give_staff_jobs(application, settings, jobs)
+    application = build_application(service, settings, usage=usage, jobs=jobs)
     if secret:
         return [webhook_router(application, settings)]
     if settings.workers == 1:
         return [polling_router(application)]
     print(message("telegram.polling_needs_one_worker"), file=sys.stderr, flush=True)
     return []
-
-
-def give_staff_jobs(application, settings: Settings, jobs) -> None:
-    """The staff's Telegram commands get the job runner and audit log (staff ids configured)."""
-    if jobs is not None and settings.telegram_staff_ids:
-        application.bot_data["jobs"] = jobs
-        application.bot_data["audit"] = jobs.audit
 
 
 def open_usage_log(settings: Settings):

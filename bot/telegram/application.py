@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.admin.jobs import JobRunner
 from bot.settings import Settings
 from bot.telegram.feedback import FeedbackRecorder, UsageFeedback
 from bot.telegram.handlers import ExportaBot
@@ -20,10 +21,12 @@ def build_application(
     *,
     feedback: FeedbackRecorder | None = None,
     usage: UsageLog | None = None,
+    jobs: JobRunner | None = None,
 ) -> Application:
     """An Application answering from `service`; start it with polling or `webhook_router`.
 
-    With a usage log, questions and votes are recorded there (votes unless `feedback` is given).
+    With a usage log, questions and votes are recorded there (votes unless `feedback` is given);
+    with the staff job runner (and staff ids in settings), staff can index from the chat.
     """
     token = settings.telegram_token.get_secret_value()
     if not token:
@@ -43,7 +46,7 @@ def build_application(
             builder = builder.base_file_url(settings.telegram_base_url[: -len("bot")] + "file/bot")
     application = builder.build()
     exporta.register(application)
-    staff = StaffCommands(service, settings)  # the job runner and audit log: bot_data
+    staff = StaffCommands(service, settings, jobs)
     staff.register(application)
     application.bot_data["exporta"] = exporta
     application.bot_data["staff"] = staff

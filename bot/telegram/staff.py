@@ -2,7 +2,7 @@
 
 Only the user ids in `telegram_staff_ids` may use them; everyone else gets a polite Spanish no,
 and the refusal is audited. The work is the same JobRunner the web admin uses
-(`application.bot_data["jobs"]`): the upload is validated the same way, one job runs at a time,
+(given to `build_application`): the upload is validated the same way, one job runs at a time,
 and the bot reports the job's progress (an edited message) and its result (a new message).
 """
 
@@ -38,10 +38,13 @@ SUFFIXES = {"application/pdf": ".pdf", "text/plain": ".txt", "text/markdown": ".
 
 
 class StaffCommands:
-    """The staff's handlers; the jobs runner and audit log come from bot_data at each update."""
+    """The staff's handlers, over the job runner (None: no administration in this process)."""
 
-    def __init__(self, service: AnswerService, settings: Settings) -> None:
+    def __init__(
+        self, service: AnswerService, settings: Settings, jobs: JobRunner | None = None
+    ) -> None:
         self.service = service
+        self.jobs = jobs if settings.telegram_staff_ids else None
         self.staff_ids = settings.telegram_staff_ids
         self.max_upload_mb = settings.max_upload_mb
         self.poll_seconds = POLL_SECONDS
@@ -115,7 +118,7 @@ class StaffCommands:
             await self._audit(context, update, action, "unauthorized", "no es del personal")
             await self._reply(context.bot, msg, message("staff.tg_not_staff"))
             return None
-        jobs = context.bot_data.get("jobs")
+        jobs = self.jobs
         if jobs is None:
             await self._reply(context.bot, msg, message("staff.tg_unavailable"))
         return jobs
@@ -202,7 +205,7 @@ class StaffCommands:
     async def _audit(
         self, context: Context, update: Update, action: str, result: str, detail: str
     ) -> None:
-        audit = context.bot_data.get("audit")
+        audit = self.jobs.audit if self.jobs is not None else None
         if audit is None:
             logger.warning("No audit log: %s %s by %s", action, result, _actor(update))
             return

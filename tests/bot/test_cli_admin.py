@@ -9,7 +9,7 @@ from bot.admin.joblog import Job, JobLog
 from bot.admin.jobs import JobRunner
 from bot.admin.lock import JobLock
 from bot.cli import main
-from bot.compose import give_staff_jobs, index_service, web_app
+from bot.compose import index_service, web_app
 from bot.settings import load_settings
 from prompts import message
 from retrieval.store import ChunkStore
@@ -95,14 +95,11 @@ def test_serve_builds_one_recovered_job_runner_only_for_staff(indexed_dir, capsy
     assert "Aviso: La tarea se interrumpió" in capsys.readouterr().err
 
 
-def test_telegram_staff_get_the_job_runner_and_audit_log(indexed_dir):
-    from telegram.ext import ApplicationBuilder
+def test_telegram_staff_get_the_job_runner_only_with_staff_ids(indexed_dir, service):
+    from bot.telegram import build_application
 
-    settings = load_settings(telegram_staff_ids="42")
-    application = ApplicationBuilder().token("123:prueba").build()
+    settings = load_settings(telegram_staff_ids="42", telegram_token="123:prueba")
     runner = JobRunner(settings, index_service(settings, lambda: None))
-    give_staff_jobs(application, load_settings(), runner)
-    assert "jobs" not in application.bot_data  # no staff ids: no staff commands
-    give_staff_jobs(application, settings, runner)
-    assert application.bot_data["jobs"] is runner
-    assert application.bot_data["audit"] is runner.audit
+    nobody = load_settings(telegram_token="123:prueba")
+    assert build_application(service, nobody, jobs=runner).bot_data["staff"].jobs is None
+    assert build_application(service, settings, jobs=runner).bot_data["staff"].jobs is runner

@@ -88,7 +88,7 @@ def telegram_settings(settings, fake: FakeTelegram, **changes):
 
 
 @asynccontextmanager
-async def polling(service, settings, fake: FakeTelegram, usage=None, **changes):
+async def polling(service, settings, fake: FakeTelegram, usage=None, jobs=None, **changes):
     """The bot running as `exporta telegram` runs it: initialize, post_init, start, poll.
 
     Votes go to a MemoryFeedback, or with a usage log to its database (questions too).
@@ -98,6 +98,7 @@ async def polling(service, settings, fake: FakeTelegram, usage=None, **changes):
         telegram_settings(settings, fake, **changes),
         feedback=None if usage else MemoryFeedback(),
         usage=usage,
+        jobs=jobs,
     )
     await app.initialize()
     await app.post_init(app)

@@ -48,14 +48,12 @@ def untouched(tmp_path_factory, embedder):
 
 @asynccontextmanager
 async def staff_bot(admin, fake, with_jobs: bool = True, **changes):
-    """The bot with user 501 as staff and the job runner in bot_data (as the CLI wires it)."""
+    """The bot with user 501 as staff and the job runner (as the CLI wires it)."""
     runner, service, settings = admin
     changes.setdefault("telegram_staff_ids", frozenset({STAFF}))
-    async with polling(service, settings, fake, **changes) as app:
+    jobs = runner if with_jobs else None
+    async with polling(service, settings, fake, jobs=jobs, **changes) as app:
         app.bot_data["staff"].poll_seconds = 0.05
-        if with_jobs:
-            app.bot_data["jobs"] = runner
-        app.bot_data["audit"] = runner.audit
         yield app
 
 
