@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import re
 
 import bm25s
 import numpy as np
+from rapidfuzz import fuzz, process
 
 from retrieval.contract import Chunk
 from retrieval.text import STOPWORDS, content_terms, fold_accents, words
@@ -59,7 +59,7 @@ class LexicalIndex:
     def resembles_known(self, term: str) -> bool:
         """Whether an unknown term looks like a misspelling of a known one ("capasit")."""
         if term not in self._resembles:
-            close = difflib.get_close_matches(term, self.sorted_vocabulary, n=3, cutoff=TYPO_CUTOFF)
+            close = close_matches(term, self.sorted_vocabulary, TYPO_CUTOFF)
             # A typo keeps about the word's length ("capasit" / "capacit", not "telefon" /
             # "telecomun").
             self._resembles[term] = any(abs(len(c) - len(term)) <= 1 for c in close)
@@ -77,9 +77,7 @@ class LexicalIndex:
         if word not in self._spelling:
             self._spelling[word] = original
             if not any(t in self._vocabulary for t in content_terms(word)):  # not a known family
-                close = difflib.get_close_matches(
-                    word, self._long_words, n=3, cutoff=SPELLING_CUTOFF
-                )
+                close = close_matches(word, self._long_words, SPELLING_CUTOFF)
                 # A typo keeps its first letter and about its length ("oregnao", "expotacion").
                 close = [c for c in close if c[0] == word[0] and abs(len(c) - len(word)) <= 1]
                 if close:
@@ -99,6 +97,13 @@ class LexicalIndex:
             for p, s in zip(positions[0], scores[0], strict=True)
             if s > 0 and np.isfinite(s)
         ]
+
+
+def close_matches(word: str, choices: list[str], cutoff: float, n: int = 3) -> list[str]:
+    """The `n` choices most similar to `word` (Indel similarity, 0–1, at least `cutoff`), best
+    first; equal scores in reverse alphabetical order, as difflib's get_close_matches gives them."""
+    found = process.extract(word, choices, scorer=fuzz.ratio, score_cutoff=cutoff * 100, limit=None)
+    return [c for c, _, _ in sorted(found, key=lambda m: (m[1], m[0]), reverse=True)[:n]]
 
 
 def inverse_document_frequency(documents: list[list[str]]) -> dict[str, float]:

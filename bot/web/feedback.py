@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Annotated
 
+from cachetools import FIFOCache
 from fastapi import APIRouter, Depends, Request, Response
 
 from bot.usage import UsageLog
@@ -48,15 +48,12 @@ class RecentQuestions:
     """The questions this process logged lately: id -> (client, question), oldest dropped."""
 
     def __init__(self, size: int = RECENT_QUESTIONS) -> None:
-        self._size = size
-        self._asked: OrderedDict[int, tuple[str | None, str]] = OrderedDict()
+        self._asked: FIFOCache[int, tuple[str | None, str]] = FIFOCache(size)
         self._lock = threading.Lock()  # filled from the usage log's threads
 
     def remember(self, question_id: int, client: str | None, question: str) -> None:
         with self._lock:
             self._asked[question_id] = (client, _plain(question))
-            while len(self._asked) > self._size:
-                self._asked.popitem(last=False)
 
     def confirmed(self, question_id: int | None, client: str | None, question: str) -> int | None:
         """`question_id` if that client asked that question here, else None."""

@@ -10,54 +10,51 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from bot.web.context import web
-from prompts import message
+from prompts import unfilled
 from retrieval.service import HISTORY_TURNS
 from retrieval.text import STOPWORDS
 
 STATIC_DIR = Path(__file__).with_name("static")
 TEXTS_PLACEHOLDER = "__TEXTOS__"
 
-# Texts the page's scripts show, with the placeholders they fill in themselves.
-PAGE_TEXTS: dict[str, tuple[str, ...]] = {
-    "page_waiting": (),
-    "page_composing": (),
-    "page_done": (),
-    "page_abstained": (),
-    "page_sources": (),
-    "page_nearest_sources": (),
-    "page_open_passage": (),
-    "page_page": ("page",),
-    "page_source_label": ("n", "citation"),
-    "page_network_error": (),
-    "page_dropped": (),
-    "page_server_error": ("status",),
-    "page_documents": ("count",),
-    "page_no_documents": (),
-    "page_cleared": (),
-    "page_you": (),
-    "page_assistant": (),
-    "page_loading_passage": (),
-    "page_previous": (),
-    "page_next": (),
-    "page_passage_cited": (),
-    "page_context": (),
-    "page_vote_question": (),
-    "page_vote_up": (),
-    "page_vote_down": (),
-    "page_vote_sending": (),
-    "page_vote_thanks": (),
-    "page_vote_error": (),
-}
+# Texts the page's scripts show (they fill in the placeholders themselves).
+PAGE_TEXTS = (
+    "page_waiting",
+    "page_composing",
+    "page_done",
+    "page_abstained",
+    "page_sources",
+    "page_nearest_sources",
+    "page_open_passage",
+    "page_page",
+    "page_source_label",
+    "page_network_error",
+    "page_dropped",
+    "page_server_error",
+    "page_documents",
+    "page_no_documents",
+    "page_cleared",
+    "page_you",
+    "page_assistant",
+    "page_loading_passage",
+    "page_previous",
+    "page_next",
+    "page_passage_cited",
+    "page_context",
+    "page_vote_question",
+    "page_vote_up",
+    "page_vote_down",
+    "page_vote_sending",
+    "page_vote_thanks",
+    "page_vote_error",
+)
 
 router = APIRouter(include_in_schema=False)
 
 
 def page_texts() -> dict[str, str]:
     """The page texts keyed without the `page_` prefix, placeholders left as `{name}`."""
-    return {
-        key.removeprefix("page_"): message(f"web.{key}", **{p: f"{{{p}}}" for p in names})
-        for key, names in PAGE_TEXTS.items()
-    }
+    return {key.removeprefix("page_"): unfilled(f"web.{key}") for key in PAGE_TEXTS}
 
 
 @cache

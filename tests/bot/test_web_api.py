@@ -19,6 +19,7 @@ from bot.settings import load_settings
 from bot.web import create_app
 from bot.web.sse import answer_pieces
 from ingest import IndexService
+from prompts import message
 from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
@@ -460,3 +461,11 @@ def test_the_page_highlights_without_the_stopwords_retrieval_ignores(client):
     page = client.get("/").text
     inlined = page.split('"stopwords": "', 1)[1].split('"', 1)[0].split()
     assert set(inlined) == STOPWORDS
+
+
+def test_page_texts_keep_every_placeholder_of_their_template_for_the_script():
+    from prompts import unfilled
+
+    label = unfilled("web.page_source_label")
+    assert "{n}" in label and "{citation}" in label
+    assert unfilled("web.page_waiting") == message("web.page_waiting")

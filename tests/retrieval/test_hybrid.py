@@ -51,3 +51,19 @@ def test_tables_and_indicator_cards_with_the_year_asked_for():
     assert _tabulates(card, ["2040"])
     assert not _tabulates(row, ["2040"])
     assert not _tabulates(prose, ["2025"])  # a year in prose is no table of values
+
+
+def test_typo_matching_keeps_telefono_apart_from_telecomunicaciones():
+    from retrieval.contract import Chunk
+    from retrieval.lexical import LexicalIndex
+    from retrieval.text import content_terms
+
+    text = "Infraestructura de telecomunicaciones para la capacitación de productores exportadores."
+    chunk = Chunk("c1", "d", text, "Plan", "documento", None, None, None, None, None, "v1", 0)
+    lexical = LexicalIndex([chunk])
+
+    [telefono] = content_terms("teléfono")
+    [capasitacion] = content_terms("capasitación")
+    assert not lexical.resembles_known(telefono)
+    assert lexical.resembles_known(capasitacion)
+    assert lexical.correct("¿hay capasitacion por telefono?") == "¿hay capacitacion por telefono?"
