@@ -5,7 +5,6 @@ The channels and staff jobs use only what is exported here: `IndexService` and i
 
 from ingest.catalog import DocumentInfo
 from ingest.pipeline import IngestReport
-from ingest.progress import describe as describe_progress
 from ingest.service import Hooks, Incoming, IndexService
 
-__all__ = ["DocumentInfo", "Hooks", "Incoming", "IndexService", "IngestReport", "describe_progress"]
+__all__ = ["DocumentInfo", "Hooks", "Incoming", "IndexService", "IngestReport"]

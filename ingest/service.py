@@ -30,6 +30,7 @@ from ingest.pipeline import (
     stage_chunks,
 )
 from ingest.progress import Progress, announce
+from ingest.progress import describe as describe_progress
 from prompts import message
 from retrieval.contract import DocumentRecord
 from retrieval.errors import DocumentRejected
@@ -94,6 +95,7 @@ class IndexService:
         says why a file cannot be indexed."""
         return len(load_document(path, ocr, read_scans=False).pages)
 
+    describe_progress = staticmethod(describe_progress)  # "30 de 120 fragmentos (25 %) · …"
     catalog_entry = staticmethod(catalog_entry)
     write_catalog_entry = staticmethod(write_catalog_entry)
 

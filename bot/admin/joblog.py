@@ -13,7 +13,7 @@ from sqlalchemy import Column, Integer, String, Table, Text, insert, select, upd
 
 from bot.database import UtcDateTime, connect, create_tables, metadata
 from bot.settings import Settings
-from ingest import describe_progress
+from ingest import IndexService
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Job:
         """Done, total, rate and time left, as the terminal and the log lines say them."""
         now = now or datetime.now(UTC)
         seconds = (now - self.started_at).total_seconds() if self.started_at else 0
-        return describe_progress(self.done, self.total, seconds)
+        return IndexService.describe_progress(self.done, self.total, seconds)
 
     def to_dict(self) -> dict:
         """JSON-ready: moments in ISO 8601 UTC, errors as [{"file": …, "reason": …}]."""
