@@ -132,7 +132,8 @@ def stage_chunks(
 def with_units(chunk: Chunk) -> Chunk:
     """The chunk with its answer units cut (their vectors come with the embedding)."""
     facts = Facts.model_validate_json(chunk.facts) if chunk.facts else None
-    return replace(chunk, units=units_json(cut_units(chunk.text, facts, chunk.columns)))
+    units = units_json(cut_units(chunk.text, facts, chunk.columns))
+    return chunk.model_copy(update={"units": units})
 
 
 def document_record(
@@ -190,6 +191,6 @@ def _embed(chunks: list[Chunk], vectors: VectorCache, advance: Callable[[int], N
             offset += len(texts)
             rows.append(passage_vector(units, texts, own))
             unit_vectors = encode_vectors(own[: len(units)]) if units else None
-            chunks[i] = replace(chunk, unit_vectors=unit_vectors)
+            chunks[i] = chunk.model_copy(update={"unit_vectors": unit_vectors})
         advance(len(batch))
     return np.stack(rows)

@@ -74,7 +74,8 @@ class UnitBook:
                 )
                 if i + 1 < len(units) and len(unit.text) + len(units[i + 1].text) < PAIR_MAX_CHARS:
                     # A flattened table row spills over two units: they are also read together.
-                    pair = Unit(f"{unit.text} {units[i + 1].text}", "pair", unit.position)
+                    text = f"{unit.text} {units[i + 1].text}"
+                    pair = Unit(text=text, kind="pair", position=unit.position)
                     following = terms[i + 2] if i + 2 < len(terms) else frozenset()
                     found.append(
                         Candidate(

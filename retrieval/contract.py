@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Chunk(BaseModel):
     """One indexed passage of a document, with the metadata needed to cite it."""
+
+    model_config = ConfigDict(frozen=True)
 
     chunk_id: str
     doc_id: str
@@ -43,8 +44,7 @@ class Chunk:
 
     def metadata(self) -> dict[str, Any]:
         """Chroma metadata: scalars only, no None values."""
-        data = asdict(self)
-        del data["text"], data["chunk_id"]
+        data = self.model_dump(exclude={"text", "chunk_id"})
         return {k: v for k, v in data.items() if v is not None}
 
     @classmethod

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from retrieval.contract import Facts
 from retrieval.quotes import label_values, list_with_items
@@ -26,8 +26,11 @@ _SEMICOLON = re.compile(r"(?<=;)\s+")
 _COMMA = re.compile(r"(?<=,)\s+")
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(BaseModel):
+    """One piece an answer is made of: a sentence, a row, a card field, a list with its items."""
+
+    model_config = ConfigDict(frozen=True)
+
     text: str
     kind: str  # "sentence", "list" (an introduction with its items) or "fact" (from a card/table)
     position: int  # order in the chunk (facts come first)
@@ -68,7 +71,7 @@ def cut_units(text: str, facts: Facts | None = None, columns: str | None = None)
         cleaned = clean_unit(raw)
         if len(cleaned) >= 3 and cleaned not in seen:
             seen.add(cleaned)
-            units.append(Unit(cleaned, kind, len(units)))
+            units.append(Unit(text=cleaned, kind=kind, position=len(units)))
     return units
 
 
@@ -130,7 +133,8 @@ def units_json(units: list[Unit]) -> str:
 
 
 def units_from_json(data: str | None) -> list[Unit]:
-    return [Unit(text, kind, i) for i, (text, kind) in enumerate(json.loads(data or "[]"))]
+    pairs = enumerate(json.loads(data or "[]"))
+    return [Unit(text=text, kind=kind, position=i) for i, (text, kind) in pairs]
 
 
 def encode_vectors(vectors: np.ndarray) -> str:

@@ -305,8 +305,11 @@ def test_two_files_with_the_same_doc_id_are_neither_hidden_nor_reindexed(tmp_pat
 
 
 def test_a_passage_vector_pools_its_sentences_and_context_by_length():
-    units = [Unit("Responsable: MINCETUR.", "fact", 0), Unit("a" * 30, "sentence", 1),
-             Unit("b" * 10, "sentence", 2)]  # fmt: skip
+    units = [
+        Unit(text="Responsable: MINCETUR.", kind="fact", position=0),
+        Unit(text="a" * 30, kind="sentence", position=1),
+        Unit(text="b" * 10, kind="sentence", position=2),
+    ]
     texts = [u.text for u in units] + ["Plan > Metas"]
     vectors = np.eye(4, dtype=np.float32)
 

@@ -54,13 +54,11 @@ def test_tables_and_indicator_cards_with_the_year_asked_for():
 
 
 def test_typo_matching_keeps_telefono_apart_from_telecomunicaciones():
-    from retrieval.contract import Chunk
     from retrieval.lexical import LexicalIndex
     from retrieval.text import content_terms
 
     text = "Infraestructura de telecomunicaciones para la capacitación de productores exportadores."
-    chunk = Chunk("c1", "d", text, "Plan", "documento", None, None, None, None, None, "v1", 0)
-    lexical = LexicalIndex([chunk])
+    lexical = LexicalIndex([chunk(0, text)])
 
     [telefono] = content_terms("teléfono")
     [capasitacion] = content_terms("capasitación")

@@ -10,7 +10,10 @@ def record(doc_id: str, title: str, kind: str) -> DocumentRecord:
 
 
 def chunk(doc_id: str, text: str, n: int = 0) -> Chunk:
-    return Chunk(f"{doc_id}-{n}", doc_id, text, doc_id, "x", None, None, None, None, None, "v", n)
+    return Chunk(
+        chunk_id=f"{doc_id}-{n}", doc_id=doc_id, text=text, title=doc_id, kind="x", year=None,
+        region=None, page=None, page_label=None, section=None, doc_version="v", ordinal=n,
+    )  # fmt: skip
 
 
 RECORDS = [

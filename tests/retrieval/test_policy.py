@@ -30,7 +30,7 @@ def _view(question: str) -> QuestionView:
 
 
 def _candidate(text: str, n: int, kind: str = "sentence", vector=None) -> Candidate:
-    return Candidate(Unit(text, kind, 0), n, unit_terms(text), vector)
+    return Candidate(Unit(text=text, kind=kind, position=0), n, unit_terms(text), vector)
 
 
 def _responsible_example(topic: str, answered: bool = True) -> Example:
