@@ -7,6 +7,7 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Sequence
 from math import fsum  # order-independent: set iteration order must not change answers
 
@@ -287,14 +288,23 @@ def _committed_policy() -> AnswerPolicy | None:
 
 
 def validate_question(question: str, settings: RetrievalSettings) -> str:
-    """The question with its whitespace collapsed; empty or oversized ones are refused in Spanish."""
-    question = " ".join(question.split())
+    """The question with invisible characters dropped and whitespace collapsed; one with control
+    characters or lone surrogates, an empty or an oversized one is refused in Spanish."""
+    if any(_unreadable(c) for c in question):
+        raise InvalidQuestion("errors.unreadable_characters")
+    question = " ".join("".join(c for c in question if unicodedata.category(c) != "Cf").split())
     if not question:
         raise InvalidQuestion("errors.empty_question")
     limit = settings.max_question_chars
     if len(question) > limit:
         raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
     return question
+
+
+def _unreadable(char: str) -> bool:
+    """A control character other than tab and line breaks, or half of a UTF-16 pair."""
+    category = unicodedata.category(char)
+    return category == "Cs" or (category == "Cc" and char not in "\t\n\r")
 
 
 def _source(n: int, retrieved: Retrieved, facts: dict[str, Facts]) -> Source:

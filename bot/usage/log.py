@@ -47,6 +47,13 @@ def source_ref(source: Source) -> dict:
     }
 
 
+def storable(text: str) -> str:
+    """The text as every database keeps it: lone surrogates and NUL become U+FFFD (a refused
+    question is still logged, as it was sent)."""
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
 def _reason(error: Exception) -> str:
     """The driver's message, without the SQL and its parameters (a question, a user hash)."""
     return str(getattr(error, "orig", None) or error)
@@ -91,7 +98,7 @@ class UsageLog:
             "asked_at": utc_now(),
             "channel": channel,
             "user_hash": self._hash(channel, user_id),
-            "question": question[:QUESTION_CHARS],
+            "question": storable(question)[:QUESTION_CHARS],
             "abstained": answer.abstained if answer else None,
             "error": error,
             "top_doc_id": top.doc_id if top else None,

@@ -95,6 +95,8 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = validation_messages(exc.errors())
+    if not await _is_utf8(request):  # bytes that are no text at all, not merely bad JSON
+        errors = [message("web.undecodable_body")]
     detail = message("web.invalid_request", details="; ".join(errors))
     return JSONResponse(error_body("invalid_request", detail, errors), status_code=422)
 
@@ -111,6 +113,10 @@ _HTTP_MESSAGES = {
 
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and not await _is_utf8(request):  # FastAPI's "error parsing"
+        errors = [message("web.undecodable_body")]
+        detail = message("web.invalid_request", details=errors[0])
+        return JSONResponse(error_body("invalid_request", detail, errors), status_code=422)
     if isinstance(exc, ApiError):
         code, detail = exc.code, str(exc.detail)
     elif exc.status_code == 413:
@@ -122,6 +128,16 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
     else:
         code, detail = "http_error", message("web.http_error", status=exc.status_code)
     return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _is_utf8(request: Request) -> bool:
+    try:
+        (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    except Exception:  # the body is gone (streamed away): nothing to say about it
+        return True
+    return True
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from retrieval.contract import EXAMPLE_QUESTION as QUESTION_EXAMPLE
 from retrieval.contract import Turn
@@ -44,7 +44,7 @@ class AskRequest(BaseModel):
         description="Turnos anteriores, del más antiguo al más reciente. Una pregunta corta "
         "(«¿y en 2025?») toma el tema de la última pregunta.",
     )
-    k: int | None = Field(
+    k: StrictInt | None = Field(
         None, ge=1, le=MAX_K, description="Número de fuentes a recuperar (por defecto 5)."
     )
 

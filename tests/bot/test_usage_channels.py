@@ -108,6 +108,18 @@ def test_web_questions_are_recorded_with_the_client_ip_only_hashed(service, inde
     assert "testclient" not in dump(usage)  # TestClient's client address, never stored as is
 
 
+def test_a_question_refused_for_its_characters_is_still_logged(service, indexed, usage):
+    settings, _ = indexed
+    raw = b'{"question": "que es \\ud800 agroideas \\u0000"}'
+    with web_client(service, settings, usage) as client:
+        for path in ("/api/ask", "/api/ask/stream"):
+            headers = {"Content-Type": "application/json"}
+            assert client.post(path, content=raw, headers=headers).status_code == 422
+
+    logged = [(r.question, r.error) for r in rows(usage, questions)]
+    assert logged == [("que es \ufffd agroideas \ufffd", "InvalidQuestion")] * 2
+
+
 def test_web_answers_are_served_when_the_usage_database_is_down(
     service, indexed, broken_usage, caplog
 ):

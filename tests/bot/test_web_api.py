@@ -334,6 +334,43 @@ def test_malformed_json_is_a_spanish_422(client):
     assert "no es JSON válido" in assert_spanish_error(response, 422, "invalid_request")["detail"]
 
 
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"question": "que es \\ud800 agroideas"}', "caracteres"),  # a lone surrogate
+        (b'{"question": "que es \\u0000 agroideas"}', "caracteres"),  # NUL
+        (b'{"question": "que es \\u001b[31m agroideas"}', "caracteres"),  # an escape sequence
+        (b'{"question": "\\u200b\\u200d\\ufeff \\u00ad"}', "vacía"),  # only invisible ones
+    ],
+)
+def test_unreadable_text_is_a_spanish_422_on_both_endpoints(client, path, raw, expected):
+    response = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+
+    assert expected in assert_spanish_error(response, 422, "invalid_question")["detail"]
+
+
+def test_invisible_characters_are_dropped_from_a_question(service):
+    assert service.validate("que\u200b es\u00a0agro\u00adideas\ufeff") == "que es agroideas"
+
+
+@pytest.mark.parametrize("body", [b'{"question": "hola \xff\xfe"}', b"\xff\xfe\x00\x01"])
+def test_an_undecodable_body_is_a_spanish_422(client, body):
+    response = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
+
+    assert "UTF-8" in assert_spanish_error(response, 422, "invalid_request")["detail"]
+
+
+@pytest.mark.parametrize("k", ["5", True, 5.0])
+def test_k_is_a_whole_number_not_a_text_or_a_boolean(client, k):
+    response = client.post("/api/ask", json={"question": QUESTION, "k": k})
+
+    assert (
+        "«k» debe ser un número entero"
+        in assert_spanish_error(response, 422, "invalid_request")["detail"]
+    )
+
+
 def test_oversized_body_is_a_413(service, settings):
     small = settings.model_copy(update={"max_body_bytes": 1024})
     payload = json.dumps({"question": QUESTION, "history": [{"question": "x" * 1500}]}).encode()
