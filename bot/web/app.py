@@ -17,6 +17,7 @@ from bot.web.apidocs import install_offline_docs
 from bot.web.bodylimit import BodySizeLimit
 from bot.web.context import LiveService, WebContext
 from bot.web.errors import install_error_handlers
+from bot.web.security import SecurityHeaders
 from retrieval.service import AnswerService
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, upload_mb=settings.max_upload_mb
     )
+    app.add_middleware(SecurityHeaders)  # outermost: every response has them, errors too
     app.include_router(api.router)
     app.include_router(feedback.router)
     app.include_router(documents.router)

@@ -506,3 +506,16 @@ def test_page_texts_keep_every_placeholder_of_their_template_for_the_script():
     label = unfilled("web.page_source_label")
     assert "{n}" in label and "{citation}" in label
     assert unfilled("web.page_waiting") == message("web.page_waiting")
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/documentos/plan-regional-demo", "/docs", "/healthz", "/no-existe"]
+)
+def test_every_response_carries_the_security_headers(client, path):
+    headers = client.get(path).headers
+
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"

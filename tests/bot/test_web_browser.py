@@ -86,8 +86,13 @@ def page(browser):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.dialogs = dialogs
+    refused: list[str] = []  # what the Content-Security-Policy blocked: the pages need none of it
+    page.on(
+        "console", lambda msg: refused.append(msg.text) if "Content Security" in msg.text else None
+    )
     yield page
     context.close()
+    assert refused == [], refused
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +283,12 @@ def test_passage_view_without_a_chunk_starts_at_the_beginning(page, fixture_serv
     page.goto(fixture_server.url + "/documentos/politica-demo#chunk-no-existe")
     page.locator("#estado.error").wait_for()
     assert "No encontré el pasaje" in page.locator("#estado").inner_text()
+
+
+def test_api_docs_work_under_the_strict_content_security_policy(page, fixture_server):
+    response = page.goto(f"{fixture_server.url}/docs")
+
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.locator(".opblock-summary-path", has_text="/api/ask").first.wait_for()
+    assert page.locator(".opblock").count() >= 3
