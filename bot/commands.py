@@ -222,14 +222,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data_dir:  # worker processes read their settings from the environment
         os.environ["EXPORTA_DATA_DIR"] = str(Path(args.data_dir).resolve())
     settings = load_settings(host=args.host, port=args.port, workers=args.workers)
-    log_level = "info" if args.verbose else "warning"
     url = f"http://{settings.host}:{settings.port}/"
     print(f"Exporta en {url} (API en {url}docs). Ctrl+C para detener.", flush=True)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info" if args.verbose else "warning",
+        # The client is the connection's peer unless a named proxy says otherwise: a forged
+        # X-Forwarded-For must not dodge the rate limit nor write another address in the audit.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or "",
+    }
     if settings.workers > 1:
-        uvicorn.run("bot.compose:web_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=log_level)  # fmt: skip
+        uvicorn.run("bot.compose:web_app", factory=True, workers=settings.workers, **options)
     else:
-        uvicorn.run(web_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+        uvicorn.run(web_app(settings), **options)
     return 0
 
 

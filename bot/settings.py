@@ -23,6 +23,11 @@ class WebSettings(BaseSettings):
         30, ge=0, description="Questions per client per minute; 0 = off."
     )
     max_body_bytes: int = Field(16_384, ge=1024)
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses of the reverse proxies whose X-Forwarded-For names the client "
+        "(comma-separated, as uvicorn's forwarded_allow_ips); empty = trust none.",
+    )
 
 
 class TelegramSettings(BaseSettings):

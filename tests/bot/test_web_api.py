@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -459,7 +461,9 @@ def test_pages_are_served_with_their_texts(client, service):
 # -- exporta serve ---------------------------------------------------------------------------
 
 
-def test_exporta_serve_starts_without_an_index_and_says_what_to_do(tmp_path):
+@contextmanager
+def serving(tmp_path, **env: str):
+    """`exporta serve` in a subprocess on a free port, without an index; (base URL, process)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -469,27 +473,51 @@ def test_exporta_serve_starts_without_an_index_and_says_what_to_do(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **env},
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"{base}/healthz", timeout=1)
+                httpx.get(f"{base}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.1)
+        yield base, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.communicate(timeout=10)
+
+
+def test_exporta_serve_starts_without_an_index_and_says_what_to_do(tmp_path):
+    with serving(tmp_path) as (base, server):
+        health = httpx.get(f"{base}/healthz", timeout=5)
         ready = httpx.get(f"{base}/readyz", timeout=5)
         page = httpx.get(f"{base}/", timeout=5)
-    finally:
         server.terminate()
         out, err = server.communicate(timeout=10)
 
     assert health.status_code == 200 and page.status_code == 200
     assert ready.status_code == 503 and "exporta ingest" in ready.json()["detail"]
-    assert f"http://127.0.0.1:{port}/" in out
+    assert f"{base}/" in out
     assert "exporta ingest" in err  # the console says it too
+
+
+@pytest.mark.parametrize(("trusted", "limited"), [("", True), ("127.0.0.1", False)])
+def test_a_forged_forwarded_for_does_not_dodge_the_rate_limit(tmp_path, trusted, limited):
+    env = {"EXPORTA_RATE_LIMIT_PER_MINUTE": "2", "EXPORTA_TRUSTED_PROXIES": trusted}
+    with serving(tmp_path, **env) as (base, _):
+        statuses = [
+            httpx.post(f"{base}/api/ask", json={"question": QUESTION}, timeout=5,
+                       headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+            for n in range(3)
+        ]  # fmt: skip
+
+    assert statuses[:2] == [503, 503]  # no index here: counted, then told to run ingest
+    assert statuses[2] == (429 if limited else 503)  # behind a named proxy: three clients
 
 
 def test_the_page_highlights_without_the_stopwords_retrieval_ignores(client):
