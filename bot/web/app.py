@@ -81,7 +81,8 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(documents.router)
     app.include_router(pages.router)
-    app.include_router(staff_routes.router)
+    if settings.admin_token.get_secret_value():  # without a token the admin does not exist
+        app.include_router(staff_routes.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     for router in routers:
         app.include_router(router)

@@ -197,6 +197,17 @@ def test_without_an_admin_token_the_admin_api_and_page_do_not_exist(
             assert "WWW-Authenticate" not in response.headers
 
 
+def test_without_an_admin_token_the_schema_has_no_admin_paths_and_no_method_is_allowed(
+    service, indexed
+):
+    with TestClient(create_app(service, indexed[0])) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        wrong_method = client.get("/api/admin/reindex")
+
+    assert not [p for p in paths if p.startswith("/api/admin")]
+    assert_error(wrong_method, 404, "not_found")
+
+
 def test_reads_with_the_token(shared):
     jobs = shared.client.get("/api/admin/jobs", headers=AUTH)
     assert jobs.status_code == 200 and jobs.json()["running"] is None
