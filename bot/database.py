@@ -102,6 +102,17 @@ def _engine(url: str) -> Engine:
     return engine
 
 
+def fitted(table: Table, row: dict) -> dict:
+    """The row with each text cut to its column's declared length: SQLite would keep it whole
+    and PostgreSQL refuse the insert, so no client can grow a row past what it declares."""
+    cut = dict(row)
+    for name, value in row.items():
+        length = getattr(table.c[name].type, "length", None) if name in table.c else None
+        if isinstance(value, str) and length and len(value) > length:
+            cut[name] = value[: length - 1] + "…"
+    return cut
+
+
 _creating = threading.Lock()
 
 

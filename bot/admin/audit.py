@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select
 
-from bot.database import UtcDateTime, connect, create_tables, metadata, utc_now
+from bot.database import UtcDateTime, connect, create_tables, fitted, metadata, utc_now
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class AuditLog:
         logger.info("audit: %s %s %s -> %s %s", actor, action, target, result, detail)
         entry = {"at": utc_now(), "actor": actor, "action": action, "target": target}
         with self._engine.begin() as conn:
-            conn.execute(insert(audit_log).values(**entry, result=result, detail=detail[:2000]))
+            row = fitted(audit_log, {**entry, "result": result, "detail": detail[:2000]})
+            conn.execute(insert(audit_log).values(**row))
 
     def entries(self, limit: int = 100) -> list[dict]:
         """Newest first: at (ISO 8601 UTC), actor, action, target, result, detail."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 
-from bot.database import UtcDateTime, connect, create_tables, metadata
+from bot.database import UtcDateTime, connect, create_tables, fitted, metadata
 from bot.settings import Settings
 from ingest import IndexService
 
@@ -99,14 +99,15 @@ class JobLog:
     def insert(self, job: Job, plan: list[dict[str, Any]]) -> None:
         row = _row(job) | {"plan": json.dumps(plan, ensure_ascii=False), "pid": os.getpid()}
         with self._engine.begin() as conn:
-            conn.execute(insert(admin_jobs).values(**row))
+            conn.execute(insert(admin_jobs).values(**fitted(admin_jobs, row)))
 
     def update(self, job: Job, **changes: Any) -> Job:
         """The job with `changes` applied, written through."""
         job = replace(job, **changes)
         row = {k: v for k, v in _row(job).items() if k != "id"}
         with self._engine.begin() as conn:
-            conn.execute(update(admin_jobs).where(admin_jobs.c.id == job.id).values(**row))
+            changed = fitted(admin_jobs, row)
+            conn.execute(update(admin_jobs).where(admin_jobs.c.id == job.id).values(**changed))
         return job
 
     def get(self, job_id: str) -> Job | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, Integer, String, Table, and_, insert, select
 
-from bot.database import UtcDateTime, connect, create_tables, metadata
+from bot.database import UtcDateTime, connect, create_tables, fitted, metadata
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,9 @@ class VersionHistory:
                 ).first()
                 if seen is not None:  # a recovery finishing a job already recorded this step
                     return
-            conn.execute(insert(document_versions).values(**asdict(version)))
+            conn.execute(
+                insert(document_versions).values(**fitted(document_versions, asdict(version)))
+            )
 
     def history(self, doc_id: str | None = None) -> list[DocumentVersion]:
         """Newest first; every document's when `doc_id` is None."""

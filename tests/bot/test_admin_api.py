@@ -208,6 +208,17 @@ def test_without_an_admin_token_the_schema_has_no_admin_paths_and_no_method_is_a
     assert_error(wrong_method, 404, "not_found")
 
 
+def test_a_refused_request_with_a_huge_path_is_audited_within_the_declared_lengths(shared):
+    from bot.admin.audit import audit_log
+
+    path = "/api/admin/jobs/" + "x" * 8000
+    assert_error(shared.client.get(path), 401, "unauthorized")
+
+    [entry] = [e for e in shared.audit()[:3] if e["target"].startswith("/api/admin/jobs/xxx")]
+    assert len(entry["target"]) == audit_log.c.target.type.length
+    assert entry["target"].endswith("…")
+
+
 def test_reads_with_the_token(shared):
     jobs = shared.client.get("/api/admin/jobs", headers=AUTH)
     assert jobs.status_code == 200 and jobs.json()["running"] is None
