@@ -1,10 +1,13 @@
 """Security headers on every response: a strict Content-Security-Policy (no inline script, no
 framing), `nosniff` and a same-origin referrer. The pages load their scripts from /static and
-read their texts from a JSON data block, so nothing inline needs to run."""
+read their texts from a JSON data block, so nothing inline needs to run. Redirects to this site
+are made relative, so a forged Host header is never echoed in a Location."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from urllib.parse import urlsplit, urlunsplit
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -28,6 +31,14 @@ HEADERS = {
 }
 
 
+def relative(location: str, request: Headers) -> str:
+    """A redirect to the requested host as a path ("/api/ask"); one elsewhere is left alone."""
+    parts = urlsplit(location)
+    if parts.netloc and parts.netloc == request.get("host"):
+        return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    return location
+
+
 class SecurityHeaders:
     """Pure ASGI middleware: the headers above on every HTTP response (streams included)."""
 
@@ -44,6 +55,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=event)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
+                if "location" in headers:
+                    headers["location"] = relative(headers["location"], Headers(scope=scope))
             await send(event)
 
         await self.app(scope, receive, with_headers)

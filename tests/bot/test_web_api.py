@@ -547,3 +547,11 @@ def test_every_response_carries_the_security_headers(client, path):
     assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("path", ["/docs/", "/api/documents/"])
+def test_redirects_are_relative_and_never_echo_the_host(client, path):
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+
+    assert response.status_code == 307
+    assert response.headers["location"] == path.rstrip("/")
