@@ -247,3 +247,29 @@ def test_every_channel_keeps_the_conversation_the_service_reads():
         question=f"pregunta {HISTORY_TURNS + 1}", answer=f"respuesta {HISTORY_TURNS + 1}"
     )
     assert history[0].question == "pregunta 2"
+
+
+def test_a_long_question_costs_the_embedder_a_bounded_text(indexed, embedder):
+    from retrieval.service import QUERY_EMBED_CHARS
+
+    class Queries:
+        def __init__(self, model):
+            self.identity, self.model, self.asked = model.identity, model, []
+
+        def embed_passages(self, texts):
+            return self.model.embed_passages(texts)
+
+        def embed_query(self, text):
+            self.asked.append(text)
+            return self.model.embed_query(text)
+
+    settings, _ = indexed
+    queries = Queries(embedder)
+    service = AnswerService(ChunkStore.open(settings), queries, settings)
+    long = " y ".join(["capacitación en secado de orégano para productores"] * 30)
+
+    service.answer(long)
+    service.answer("¿Qué es SANIPES?")
+
+    assert len(queries.asked[0]) <= QUERY_EMBED_CHARS and long.startswith(queries.asked[0])
+    assert queries.asked[1] == "¿Qué es SANIPES?"
