@@ -3,8 +3,10 @@
     python bench/flood.py [--data-dir data] [--seconds 15] [--flooders 4]
 
 Starts `exporta serve` on the given index (rate limit off, to measure the work itself), times an
-ordinary question idle, then again while `--flooders` threads send 2 000-character questions of
-corpus words joined by " y " as fast as they are answered; prints both p50/p95 from the same run.
+ordinary question idle, then again while `--flooders` threads of one other client send
+2 000-character questions of corpus words joined by " y " as fast as they are answered; prints
+both p50/p95 from the same run. The two clients are told apart by X-Forwarded-For from a proxy
+named in EXPORTA_TRUSTED_PROXIES, as behind a reverse proxy.
 """
 
 from __future__ import annotations
@@ -54,13 +56,15 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "EXPORTA_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "EXPORTA_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1",
+           "EXPORTA_TRUSTED_PROXIES": "127.0.0.1"}  # fmt: skip
     command = [sys.executable, "-m", "bot.cli", "--data-dir", str(args.data_dir), "serve",
                "--port", str(port)]  # fmt: skip
     server = subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=120) as client:
+        user = {"X-Forwarded-For": "203.0.113.1"}
+        with httpx.Client(base_url=base, timeout=120, headers=user) as client:
             while True:
                 try:
                     client.get("/readyz").raise_for_status()
@@ -73,7 +77,8 @@ def main() -> None:
 
             def flood(seed: int) -> None:
                 question = worst_case(seed)
-                with httpx.Client(base_url=base, timeout=120) as own:
+                flooder = {"X-Forwarded-For": "198.51.100.7"}
+                with httpx.Client(base_url=base, timeout=120, headers=flooder) as own:
                     while not stop.is_set():
                         flooded.append(timed(own, question))
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from bot.web.context import web
 from bot.web.deps import ERRORS, Service, check_rate_limit
 from bot.web.errors import describe_domain_error, error_body, index_missing
-from bot.web.feedback import QUESTION_ID_HEADER, logged_question_id
+from bot.web.feedback import QUESTION_ID_HEADER, client_of, logged_question_id
 from bot.web.schemas import AskRequest, StatusOut
 from bot.web.sse import SSE_HEADERS, answer_pieces, sse_event
 from prompts import message
@@ -45,11 +45,13 @@ async def _answer(
     request: Request, service: AnswerService, body: AskRequest
 ) -> tuple[Answer, Future | None]:
     started = time.perf_counter()
+    context = web(request)
     try:
-        answer = await anyio.to_thread.run_sync(
-            lambda: service.answer(body.question, body.history, body.k),
-            limiter=web(request).answer_limiter(),
-        )
+        async with context.one_at_a_time(client_of(request) or "local"):
+            answer = await anyio.to_thread.run_sync(
+                lambda: service.answer(body.question, body.history, body.k),
+                limiter=context.answer_limiter(),
+            )
     except Exception as exc:
         _record(request, body.question, None, started, error=type(exc).__name__)
         raise

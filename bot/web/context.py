@@ -4,7 +4,8 @@ and kept as `app.state.web`; routes reach it through `web(request)`."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
@@ -67,6 +68,7 @@ class WebContext:
         self._answer_limiter: anyio.CapacityLimiter | None = None
         self._passages: PassageIndex | None = None
         self._guard = threading.Lock()
+        self._turns: dict[str, tuple[anyio.Lock, list[int]]] = {}  # client -> lock, waiting
 
     @property
     def service(self) -> AnswerService | None:
@@ -81,6 +83,20 @@ class WebContext:
         if self._answer_limiter is None:
             self._answer_limiter = anyio.CapacityLimiter(ANSWER_THREADS)
         return self._answer_limiter
+
+    @asynccontextmanager
+    async def one_at_a_time(self, client: str) -> AsyncIterator[None]:
+        """One question of a client answered at a time; its others wait their turn, so one
+        client cannot take every answering thread (only the event loop touches this)."""
+        lock, waiting = self._turns.setdefault(client, (anyio.Lock(), [0]))
+        waiting[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            waiting[0] -= 1
+            if not waiting[0]:
+                del self._turns[client]
 
     def versions(self) -> VersionHistory:
         """The version history (the job runner's; else opened on first use)."""

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -120,6 +121,34 @@ def test_concurrent_questions_get_the_same_answers_as_sequential_ones(service, s
         return [r.json()["answer"] for r in responses]
 
     assert asyncio.run(ask_all()) == expected
+
+
+def test_one_client_gets_one_question_answered_at_a_time_and_others_are_not_held(service, settings):
+    running, most = {"ana": 0, "beto": 0}, {"ana": 0, "beto": 0}
+    guard = threading.Lock()
+
+    class Watched:
+        def __init__(self, who):
+            self.who = who
+
+        def answer(self, question, history=None, k=None):
+            with guard:
+                running[self.who] += 1
+                most[self.who] = max(most[self.who], running[self.who])
+            time.sleep(0.2)
+            with guard:
+                running[self.who] -= 1
+            return service.answer(question, history, k)
+
+    async def flood(who: str, client: tuple[str, int]) -> list[int]:
+        app = create_app(Watched(who), settings)
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            asked = [http.post("/api/ask", json={"question": QUESTION}) for _ in range(3)]
+            return [r.status_code for r in await asyncio.gather(*asked)]
+
+    assert asyncio.run(flood("ana", ("10.0.0.1", 1))) == [200, 200, 200]  # all answered, in turn
+    assert most["ana"] == 1
 
 
 # -- /api/ask/stream -------------------------------------------------------------------------
