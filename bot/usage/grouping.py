@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rapidfuzz.distance import OSA
+
 from retrieval.text import content_terms, words
 
 SIMILAR = 0.7
@@ -65,16 +67,4 @@ def group_similar(questions: Sequence[str], threshold: float = SIMILAR) -> list[
 
 def _one_typo_apart(a: str, b: str) -> bool:
     """One letter added, dropped, changed, or two neighbours swapped (long terms only)."""
-    if min(len(a), len(b)) < TYPO_MIN_CHARS or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) != len(b):
-        short, long = sorted((a, b), key=len)
-        return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
-    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    if len(diff) == 1:
-        return True
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and (a[diff[0]], a[diff[1]]) == (b[diff[1]], b[diff[0]])
-    )
+    return min(len(a), len(b)) >= TYPO_MIN_CHARS and OSA.distance(a, b, score_cutoff=1) == 1
