@@ -102,15 +102,19 @@ def _engine(url: str) -> Engine:
     return engine
 
 
-def fitted(table: Table, row: dict) -> dict:
-    """The row with each text cut to its column's declared length: SQLite would keep it whole
-    and PostgreSQL refuse the insert, so no client can grow a row past what it declares."""
-    cut = dict(row)
-    for name, value in row.items():
-        length = getattr(table.c[name].type, "length", None) if name in table.c else None
+class Bounded(TypeDecorator):
+    """Text of at most `length` characters: a longer value is cut (ending in "…") when it is
+    written, since SQLite would keep it whole and PostgreSQL refuse the row; so no client can
+    grow a row past what its table declares."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        length = self.impl.length
         if isinstance(value, str) and length and len(value) > length:
-            cut[name] = value[: length - 1] + "…"
-    return cut
+            return value[: length - 1] + "…"
+        return value
 
 
 _creating = threading.Lock()

@@ -152,13 +152,13 @@ class IndexService:
     def remove(self, doc_id: str, hooks: Hooks = Hooks()) -> IngestReport:
         """Stop citing a document: hidden in one write, then its chunks deleted."""
         started = time.perf_counter()
-        self.manifest()
+        self.manifest()  # the store writes over what it read last: read what is there now
         self._remove(doc_id, hooks)
         return self._done(IngestReport(removed=[doc_id]), started)
 
     def purge_stale(self) -> int:
         """Delete the invisible chunks a killed or failed run left; how many."""
-        self.manifest()
+        self.manifest()  # what is visible now decides what is stale
         return self.store.purge_stale()
 
     # -- internals -----------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Column, Integer, String, Table, Text, insert, select
+from sqlalchemy import Column, Integer, Table, Text, insert, select
 
-from bot.database import UtcDateTime, connect, create_tables, fitted, metadata, utc_now
+from bot.database import Bounded, UtcDateTime, connect, create_tables, metadata, utc_now
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -16,10 +16,10 @@ audit_log = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False, index=True),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(500), nullable=False),
-    Column("result", String(32), nullable=False),
+    Column("actor", Bounded(200), nullable=False),
+    Column("action", Bounded(64), nullable=False),
+    Column("target", Bounded(500), nullable=False),
+    Column("result", Bounded(32), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
 
@@ -36,8 +36,7 @@ class AuditLog:
         logger.info("audit: %s %s %s -> %s %s", actor, action, target, result, detail)
         entry = {"at": utc_now(), "actor": actor, "action": action, "target": target}
         with self._engine.begin() as conn:
-            row = fitted(audit_log, {**entry, "result": result, "detail": detail[:2000]})
-            conn.execute(insert(audit_log).values(**row))
+            conn.execute(insert(audit_log).values(**entry, result=result, detail=detail[:2000]))
 
     def entries(self, limit: int = 100) -> list[dict]:
         """Newest first: at (ISO 8601 UTC), actor, action, target, result, detail."""

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Integer, Table, Text, insert, select, update
 
-from bot.database import UtcDateTime, connect, create_tables, fitted, metadata
+from bot.database import Bounded, UtcDateTime, connect, create_tables, metadata
 from bot.settings import Settings
 from ingest import IndexService
 
@@ -23,16 +23,16 @@ FINISHED = ("succeeded", "failed", "interrupted")
 admin_jobs = Table(
     "admin_jobs",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("action", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("requested_by", String(200), nullable=False),
+    Column("id", Bounded(64), primary_key=True),
+    Column("action", Bounded(16), nullable=False),
+    Column("state", Bounded(16), nullable=False, index=True),
+    Column("requested_by", Bounded(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False, index=True),
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Column("done", Integer, nullable=False, default=0),
     Column("total", Integer, nullable=False, default=0),
-    Column("current", String(200)),
+    Column("current", Bounded(200)),
     Column("doc_ids", Text, nullable=False, default="[]"),
     Column("summary", Text),
     Column("errors", Text, nullable=False, default="[]"),
@@ -99,15 +99,14 @@ class JobLog:
     def insert(self, job: Job, plan: list[dict[str, Any]]) -> None:
         row = _row(job) | {"plan": json.dumps(plan, ensure_ascii=False), "pid": os.getpid()}
         with self._engine.begin() as conn:
-            conn.execute(insert(admin_jobs).values(**fitted(admin_jobs, row)))
+            conn.execute(insert(admin_jobs).values(**row))
 
     def update(self, job: Job, **changes: Any) -> Job:
         """The job with `changes` applied, written through."""
         job = replace(job, **changes)
         row = {k: v for k, v in _row(job).items() if k != "id"}
         with self._engine.begin() as conn:
-            changed = fitted(admin_jobs, row)
-            conn.execute(update(admin_jobs).where(admin_jobs.c.id == job.id).values(**changed))
+            conn.execute(update(admin_jobs).where(admin_jobs.c.id == job.id).values(**row))
         return job
 
     def get(self, job_id: str) -> Job | None:

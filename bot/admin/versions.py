@@ -6,9 +6,9 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Integer, String, Table, and_, insert, select
+from sqlalchemy import Column, Integer, Table, and_, insert, select
 
-from bot.database import UtcDateTime, connect, create_tables, fitted, metadata
+from bot.database import Bounded, UtcDateTime, connect, create_tables, metadata
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -19,13 +19,13 @@ document_versions = Table(
     "document_versions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("doc_id", String(200), nullable=False, index=True),
-    Column("content_hash", String(64), nullable=False),
+    Column("doc_id", Bounded(200), nullable=False, index=True),
+    Column("content_hash", Bounded(64), nullable=False),
     Column("indexed_at", UtcDateTime, nullable=False),
-    Column("indexed_by", String(200), nullable=False),
+    Column("indexed_by", Bounded(200), nullable=False),
     Column("chunks", Integer, nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("job_id", String(64), nullable=True, index=True),
+    Column("action", Bounded(16), nullable=False),
+    Column("job_id", Bounded(64), nullable=True, index=True),
 )
 
 
@@ -68,9 +68,7 @@ class VersionHistory:
                 ).first()
                 if seen is not None:  # a recovery finishing a job already recorded this step
                     return
-            conn.execute(
-                insert(document_versions).values(**fitted(document_versions, asdict(version)))
-            )
+            conn.execute(insert(document_versions).values(**asdict(version)))
 
     def history(self, doc_id: str | None = None) -> list[DocumentVersion]:
         """Newest first; every document's when `doc_id` is None."""

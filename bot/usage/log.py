@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, delete, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import connect, create_tables, fitted, utc_now
+from bot.database import connect, create_tables, utc_now
 from bot.settings import Settings
 from bot.usage.identity import UserHasher, load_salt
 from bot.usage.report import UsageReport, UsageUnavailable, build_report
@@ -108,10 +108,7 @@ class UsageLog:
             "latency_ms": round(latency_ms, 1),
         }
         return self._write(
-            lambda conn: conn.execute(
-                insert(questions), fitted(questions, row)
-            ).inserted_primary_key[0],
-            "question",
+            lambda conn: conn.execute(insert(questions), row).inserted_primary_key[0], "question"
         )
 
     def record_vote(
@@ -138,7 +135,7 @@ class UsageLog:
             "answer": answer_text,
             "sources": sources,
         }
-        self._write(lambda conn: conn.execute(insert(votes), fitted(votes, row)), "vote")
+        self._write(lambda conn: conn.execute(insert(votes), row), "vote")
 
     def submit_question(self, **fields) -> Future[int | None]:
         """`record_question` queued to the log's own threads; returns at once, never raises."""

@@ -10,27 +10,26 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     SmallInteger,
-    String,
     Table,
     Text,
 )
 
-from bot.database import UtcDateTime, metadata
+from bot.database import Bounded, UtcDateTime, metadata
 
 questions = Table(
     "usage_questions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("asked_at", UtcDateTime, nullable=False, index=True),
-    Column("channel", String(16), nullable=False),
-    Column("user_hash", String(64)),  # HMAC of the user id or client IP, never the id itself
+    Column("channel", Bounded(16), nullable=False),
+    Column("user_hash", Bounded(64)),  # HMAC of the user id or client IP, never the id itself
     Column("question", Text, nullable=False),
     Column("abstained", Boolean),  # None when no answer was given (see `error`)
-    Column("error", String(64)),  # the error's kind, e.g. "IndexMissing"
-    Column("top_doc_id", String(200)),
+    Column("error", Bounded(64)),  # the error's kind, e.g. "IndexMissing"
+    Column("top_doc_id", Bounded(200)),
     Column("top_page", Integer),
-    Column("top_section", String(500)),
-    Column("top_chunk_id", String(200)),
+    Column("top_section", Bounded(500)),
+    Column("top_chunk_id", Bounded(200)),
     Column("latency_ms", Float),
 )
 
@@ -39,8 +38,8 @@ votes = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("voted_at", UtcDateTime, nullable=False, index=True),
-    Column("channel", String(16), nullable=False),
-    Column("user_hash", String(64)),
+    Column("channel", Bounded(16), nullable=False),
+    Column("user_hash", Bounded(64)),
     # The judged question; a vote may outlive it by seconds at the retention boundary.
     Column(
         "question_id",

@@ -94,9 +94,12 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = validation_messages(exc.errors())
     if not await _is_utf8(request):  # bytes that are no text at all, not merely bad JSON
-        errors = [message("web.undecodable_body")]
+        return _invalid_request([message("web.undecodable_body")])
+    return _invalid_request(validation_messages(exc.errors()))
+
+
+def _invalid_request(errors: list[str]) -> JSONResponse:
     detail = message("web.invalid_request", details="; ".join(errors))
     return JSONResponse(error_body("invalid_request", detail, errors), status_code=422)
 
@@ -114,9 +117,7 @@ _HTTP_MESSAGES = {
 
 async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400 and not await _is_utf8(request):  # FastAPI's "error parsing"
-        errors = [message("web.undecodable_body")]
-        detail = message("web.invalid_request", details=errors[0])
-        return JSONResponse(error_body("invalid_request", detail, errors), status_code=422)
+        return _invalid_request([message("web.undecodable_body")])
     if isinstance(exc, ApiError):
         code, detail = exc.code, str(exc.detail)
     elif exc.status_code == 413:
