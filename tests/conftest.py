@@ -67,17 +67,19 @@ def settings_classes() -> list[type]:
     return [c for c in below(BaseSettings) if c.__module__.startswith(("bot.", "retrieval."))]
 
 
-@pytest.fixture(autouse=True)
-def _sealed_settings(monkeypatch, tmp_path_factory):
-    """A developer's `.env` and `EXPORTA_*` variables never reach a test (nor its subprocesses);
-    a test sets what it needs itself."""
-    for name in [n for n in os.environ if n.startswith("EXPORTA_")]:
-        monkeypatch.delenv(name)
+@pytest.fixture(scope="session", autouse=True)
+def _sealed_settings(tmp_path_factory):
+    """A developer's `.env` and `EXPORTA_*` variables never reach a test, its subprocesses or
+    the session's shared index (hence session-wide); a test sets what it needs itself."""
     nowhere = str(tmp_path_factory.getbasetemp() / "sin-env" / ".env")
-    monkeypatch.setenv("EXPORTA_ENV_FILE", nowhere)
-    for cls in settings_classes():
-        if "env_file" in cls.model_config:
-            monkeypatch.setitem(cls.model_config, "env_file", nowhere)
+    with pytest.MonkeyPatch.context() as sealed:
+        for name in [n for n in os.environ if n.startswith("EXPORTA_")]:
+            sealed.delenv(name)
+        sealed.setenv("EXPORTA_ENV_FILE", nowhere)
+        for cls in settings_classes():
+            if "env_file" in cls.model_config:
+                sealed.setitem(cls.model_config, "env_file", nowhere)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -29,3 +29,8 @@ def test_a_developers_env_file_and_variables_do_not_reach_a_test(tmp_path, monke
     assert [n for n in os.environ if n.startswith("EXPORTA_")] == ["EXPORTA_ENV_FILE"]
     settings = load_settings()
     assert settings.top_k == 5 and not settings.admin_token.get_secret_value()
+
+
+def test_the_sessions_shared_index_is_sealed_too(indexed):
+    settings, _ = indexed
+    assert settings.top_k == RetrievalSettings.model_fields["top_k"].default

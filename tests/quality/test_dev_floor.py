@@ -6,6 +6,7 @@ answered by a policy that never saw it), and dev.jsonl answered by the committed
 fitted on train only. The floors sit under the figures measured for this version (README, "Calidad").
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,10 @@ DEV_FLOOR = {"hit@5": 0.92, "answer_key_accuracy": 0.70, "abstention_accuracy": 
 DEV_CEILING = {"false_abstention_rate": 0.09}
 
 
+# Where to index, read at collection: the tests' sealed settings ignore the environment.
+DATA_DIR = os.environ.get("EXPORTA_DATA_DIR")
+
+
 @pytest.fixture(scope="module")
 def full_service():
     from bot.settings import load_settings
@@ -32,7 +37,7 @@ def full_service():
     from retrieval.store import ChunkStore
     from retrieval.vector_cache import VectorCache
 
-    settings = load_settings(corpus_dir=ROOT / "corpus")
+    settings = load_settings(corpus_dir=ROOT / "corpus", data_dir=DATA_DIR)
     embedder = build_embedder(settings)
     report = IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index(
         [settings.corpus_dir]
