@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,8 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -121,7 +123,8 @@ _creating = threading.Lock()
 
 
 def create_tables(engine: Engine, *tables: Table) -> None:
-    """Create the given tables if they do not exist yet (safe for threads and processes)."""
+    """Create the given tables if they do not exist yet, and add the columns a newer version
+    declares to tables an older one created (safe for threads and processes)."""
     with _creating:
         try:
             metadata.create_all(engine, tables=list(tables))
@@ -129,3 +132,48 @@ def create_tables(engine: Engine, *tables: Table) -> None:
             # Another process created them between the check and the CREATE: the second look
             # finds them; any other failure raises again.
             metadata.create_all(engine, tables=list(tables))
+        for table in tables:
+            _add_new_columns(engine, table)
+
+
+def _add_new_columns(engine: Engine, table: Table) -> None:
+    """`ALTER TABLE … ADD COLUMN` for each declared column the database lacks; such a column
+    must have a server default or allow NULL, so the rows already there stay valid."""
+    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    quote = engine.dialect.identifier_preparer.quote
+    for column in table.columns:
+        if column.name in present:
+            continue
+        ddl = f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} "
+        ddl += column.type.compile(engine.dialect)
+        if column.server_default is not None:
+            ddl += f" DEFAULT {column.server_default.arg}"
+        if not column.nullable:
+            ddl += " NOT NULL"
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(ddl))
+        except SQLAlchemyError:
+            # Another process added it first; if it is still missing, the failure was real.
+            if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise
+        logger.info("Database: column %s.%s added", table.name, column.name)
+
+
+PURGE_EVERY = timedelta(hours=1)  # how often the logs drop the rows past their retention
+
+
+class Periodic:
+    """Whether a chore (a retention purge) is due: on the first call, then once per `every`."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self._last: datetime | None = None
+        self._lock = threading.Lock()
+
+    def due(self, now: datetime) -> bool:
+        with self._lock:
+            if self._last is not None and now - self._last < self.every:
+                return False
+            self._last = now  # a failed chore is retried after `every`, not on every call
+            return True

@@ -78,6 +78,7 @@ class DatabaseSettings(RetrievalSettings):
         "", description="SQLAlchemy URL; empty = SQLite at <data_dir>/exporta.db."
     )
     usage_retention_days: int = Field(180, ge=1, description="Questions and votes kept this long.")
+    audit_retention_days: int = Field(365, ge=1, description="Audit entries kept this long.")
     usage_salt: SecretStr = Field(
         SecretStr(""), description="Salt of the hashed user ids; empty = one generated and kept."
     )

@@ -19,6 +19,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.admin.audit import UNAUTHORIZED
 from bot.admin.jobs import Job, JobBusy, JobRunner
 from bot.admin.uploads import Upload, UploadRejected
 from bot.settings import Settings
@@ -115,7 +116,7 @@ class StaffCommands:
         user = update.effective_user
         msg = update.effective_message
         if user is None or user.id not in self.staff_ids:
-            await self._audit(context, update, action, "unauthorized", "no es del personal")
+            await self._audit(context, update, action, UNAUTHORIZED, "no es del personal")
             await self._reply(context.bot, msg, message("staff.tg_not_staff"))
             return None
         jobs = self.jobs

@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, delete, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import connect, create_tables, utc_now
+from bot.database import PURGE_EVERY, Periodic, connect, create_tables, utc_now
 from bot.settings import Settings
 from bot.usage.identity import UserHasher, load_salt
 from bot.usage.report import UsageReport, UsageUnavailable, build_report
@@ -28,7 +28,6 @@ from retrieval.contract import Answer, Source
 
 logger = logging.getLogger(__name__)
 
-PURGE_EVERY = timedelta(hours=1)
 QUESTION_CHARS = 4000  # a refused, oversized question is logged shortened
 WRITER_THREADS = 2  # writes are tiny; more threads would only wait on the database's lock
 MAX_QUEUED = 10_000
@@ -76,7 +75,7 @@ class UsageLog:
         self._tables_ready = False
         self._lock = threading.Lock()
         self._tables_lock = threading.Lock()
-        self._purged_at: datetime | None = None
+        self._purges = Periodic(PURGE_EVERY)
         self._writer = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="usage-log")
         self._queued: set[Future] = set()
 
@@ -166,10 +165,8 @@ class UsageLog:
     def purge_if_due(self, now: datetime | None = None) -> None:
         """Purge at start-up and then at most once an hour (called on writes); never raises."""
         moment = now or utc_now()
-        with self._lock:
-            if self._purged_at is not None and moment - self._purged_at < PURGE_EVERY:
-                return
-            self._purged_at = moment  # a failed purge is retried in an hour, not on every write
+        if not self._purges.due(moment):
+            return
         try:
             self.purge(moment)
         except Exception as exc:

@@ -10,6 +10,7 @@ import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.admin.audit import UNAUTHORIZED
 from bot.web.context import web
 from bot.web.errors import ApiError
 from prompts import message
@@ -17,7 +18,7 @@ from prompts import message
 logger = logging.getLogger(__name__)
 
 # Audit results written here (the JobRunner writes "started", "busy", "rejected", … itself).
-VIEWED, REJECTED, UNAUTHORIZED = "viewed", "rejected", "unauthorized"
+VIEWED, REJECTED = "viewed", "rejected"
 
 
 # Shows the "Authorize" button at /docs; checked by hand below (auto_error would answer 403).

@@ -53,6 +53,11 @@ class AuditEntryOut(BaseModel):
     target: str
     result: str
     detail: str
+    count: int = Field(
+        description="Intentos rechazados de este cliente en la ventana (1 para lo demás); "
+        "acción, objeto y detalle son los del último."
+    )
+    last_at: str | None = Field(description="El último de esos intentos, si hubo más de uno.")
 
 
 class AuditOut(BaseModel):

@@ -318,7 +318,8 @@ async function loadAudit() {
   try {
     const data = await call("GET", "/api/admin/audit?limit=50");
     auditBody.replaceChildren(...data.entries.map((entry) => el("tr", { className: `resultado-${entry.result}` }, [
-      when(entry.at), entry.actor, label("action", entry.action), entry.target, label("result", entry.result), entry.detail,
+      entry.count > 1 ? `${when(entry.at)} – ${when(entry.last_at)}` : when(entry.at), entry.actor, label("action", entry.action), entry.target,
+      entry.count > 1 ? `${label("result", entry.result)} ×${entry.count}` : label("result", entry.result), entry.detail,
     ].map((cell) => el("td", { text: cell ?? "" })))));
     if (!data.entries.length) auditBody.replaceChildren(el("tr", {}, [el("td", { text: t("staff_no_audit"), attrs: { colspan: 6 } })]));
   } catch (error) {
