@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
@@ -38,8 +39,11 @@ async def read_uploads(
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS)
     except ApiError as exc:  # the body passed the limit while it was being read
         raise await _refuse(request, action, target, exc) from None
-    except HTTPException:  # not multipart, or malformed
-        error = ApiError(400, "bad_form", message("staff.bad_form"))
+    except HTTPException as exc:  # not multipart, or malformed
+        if _header_too_long(exc):
+            error = ApiError(400, "bad_name", message("staff.long_header"))
+        else:
+            error = ApiError(400, "bad_form", message("staff.bad_form"))
         raise await _refuse(request, action, target, error) from None
     try:
         files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
@@ -56,6 +60,17 @@ async def read_uploads(
         ]
     finally:
         await form.close()
+
+
+def _header_too_long(error: BaseException) -> bool:
+    """Whether the form failed on a part's header over python-multipart's limit (4 KB): a very
+    long file name, which is then the reason to give, not "not a form"."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, MultipartParseError) and "header size" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 async def _catalog(request: Request, action: str, target: str, form: FormData) -> dict:

@@ -285,6 +285,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
     ("case", "status", "code", "said"),
     [
         ("traversal", 400, "bad_name", "nombre del archivo"),
+        ("name_of_5000_characters", 400, "bad_name", "nombre de un archivo"),
         ("png_as_pdf", 415, "unsupported_type", "no es un PDF"),
         ("encrypted", 400, "encrypted", "contraseña"),
         ("corrupt", 400, "corrupt", "dañado"),
@@ -299,6 +300,7 @@ def test_each_bad_upload_is_refused_in_spanish_and_nothing_changes(
     good_pdf = pdf_bytes(pdf_builder, tmp_path, MACA_PAGES)
     files = {
         "traversal": ("../../etc/cron.d/estudio.pdf", good_pdf),
+        "name_of_5000_characters": ("a" * 5000 + ".pdf", good_pdf),  # was "bad_form"
         "png_as_pdf": ("grafico.pdf", PNG),
         "encrypted": (
             "secreto.pdf",

@@ -109,6 +109,8 @@ def test_paths_and_empty_names_are_refused(settings, name, pdf_bytes):
 def test_a_folder_in_the_name_keeps_only_the_file_name(settings, pdf_bytes):
     valid = validate_upload(Upload("mis documentos/plan año 2030.pdf", pdf_bytes), settings)
     assert valid.filename == "plan-ano-2030.pdf"
+    # and the refusal of a path says so, instead of claiming every path is refused
+    assert "se toma solo «informe.pdf»" in message("admin.bad_name")
 
 
 def test_a_hidden_name_becomes_a_visible_one(settings, pdf_bytes):
