@@ -45,13 +45,11 @@ def content_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_document(path: Path, ocr: OcrMode = "auto", read_scans: bool = True) -> LoadedDocument:
+def load_document(path: Path, ocr: OcrMode = "auto") -> LoadedDocument:
     """Read one file; raise DocumentRejected with a Spanish reason when it cannot be indexed.
 
     `ocr` ("auto" or "off", the EXPORTA_OCR setting) decides whether PDF pages without a text
     layer are read with tesseract; pages that have text are always taken as they are.
-    `read_scans=False` leaves them unread, only checking that OCR could read them (OCR takes
-    seconds a page: upload checks use it, indexing reads them).
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -60,7 +58,7 @@ def load_document(path: Path, ocr: OcrMode = "auto", read_scans: bool = True) ->
     digest = hashlib.sha256(data).hexdigest()
     ocr_pages: tuple[int, ...] = ()
     if suffix == ".pdf":
-        pages, ocr_pages = _with_ocr(path, _pdf_pages(path), ocr, read_scans)
+        pages, ocr_pages = _with_ocr(path, _pdf_pages(path), ocr)
     else:
         text = _decode(data)
         if suffix == ".md":
@@ -71,14 +69,38 @@ def load_document(path: Path, ocr: OcrMode = "auto", read_scans: bool = True) ->
     return LoadedDocument(path, suffix.lstrip("."), pages, digest, ocr_pages)
 
 
-def _pdf_pages(path: Path) -> list[Page]:
-    from pypdf import PdfReader
+def pdf_page_count(path: Path) -> int:
+    """The pages of a PDF from its structure alone (no page is decoded, so it takes
+    milliseconds whatever the content streams hold); DocumentRejected if it is encrypted or
+    its structure is damaged. Whether the pages have text is found when they are read."""
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentRejected("ingest.encrypted_pdf")
+        pages = len(_open_pdf(path).pages)
+    except FileNotDecryptedError as exc:
+        raise DocumentRejected("ingest.encrypted_pdf") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentRejected("ingest.corrupt_pdf", reason=str(exc)[:120]) from exc
+    if not pages:
+        raise DocumentRejected("ingest.empty_document")
+    return pages
+
+
+def _open_pdf(path: Path):
+    """A PdfReader, or DocumentRejected for a PDF that needs a password."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise DocumentRejected("ingest.encrypted_pdf")
+    return reader
+
+
+def _pdf_pages(path: Path) -> list[Page]:
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = _open_pdf(path)
         labels = list(reader.page_labels)
         pages = []
         for index, page in enumerate(reader.pages):
@@ -94,9 +116,7 @@ def _pdf_pages(path: Path) -> list[Page]:
     return pages
 
 
-def _with_ocr(
-    path: Path, pages: list[Page], mode: OcrMode, read_scans: bool
-) -> tuple[list[Page], tuple[int, ...]]:
+def _with_ocr(path: Path, pages: list[Page], mode: OcrMode) -> tuple[list[Page], tuple[int, ...]]:
     """The pages, text-less ones read by OCR when it is on and installed; and the OCR'd numbers."""
     blank = [p.number for p in pages if p.number is not None and not p.text.strip()]
     has_text = len(blank) < len(pages)
@@ -105,8 +125,6 @@ def _with_ocr(
             return pages, ()  # blank pages of a text PDF stay blank, as before OCR existed
         key = "ingest.textless_pdf_ocr_off" if mode == "off" else "ingest.textless_pdf"
         raise DocumentRejected(key)
-    if not read_scans:
-        return pages, tuple(blank)
     logger.info("OCR de %s: %d de %d páginas sin texto", path.name, len(blank), len(pages))
     read: dict[int, str] = {}
     try:

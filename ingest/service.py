@@ -20,7 +20,7 @@ from ingest.catalog import (
     load_catalog,
     write_catalog_entry,
 )
-from ingest.loaders import content_hash, load_document
+from ingest.loaders import content_hash, load_document, pdf_page_count
 from ingest.pipeline import (
     IngestReport,
     chunk_file,
@@ -55,6 +55,7 @@ class Incoming:
 class Hooks:
     """What a caller hears while the index changes; every hook is optional."""
 
+    reading: Callable[[str], None] | None = None  # a document's file is being read (doc_id)
     progress: Callable[[int, int, str], None] | None = None  # (chunks done, total, doc_id)
     staged: Callable[[str], None] | None = None  # a document's chunks stored, still invisible
     commit: Callable[[str, DocumentRecord | None], None] | None = None  # visible (None: removed)
@@ -90,10 +91,14 @@ class IndexService:
         return describe(path, load_catalog([path.parent]))
 
     @staticmethod
-    def readable_pages(path: Path, ocr: OcrMode) -> int:
-        """The pages of a file as indexing reads it, scanned pages not OCR'd; DocumentRejected
-        says why a file cannot be indexed."""
-        return len(load_document(path, ocr, read_scans=False).pages)
+    def readable_pages(path: Path) -> int:
+        """The pages of a file, checked as far as milliseconds allow: a PDF's structure and
+        encryption (its pages are read, and OCR'd, by the indexing job, which reports progress
+        and refuses a text-less PDF), a text file read whole. DocumentRejected says why a file
+        cannot be indexed."""
+        if path.suffix.lower() == ".pdf":
+            return pdf_page_count(path)
+        return len(load_document(path).pages)
 
     describe_progress = staticmethod(describe_progress)  # "30 de 120 fragmentos (25 %) · …"
     catalog_entry = staticmethod(catalog_entry)
@@ -179,6 +184,8 @@ class IndexService:
                 report.unchanged.append(item.info.doc_id)
                 continue
             announce(message("ingest.reading", name=source.name))
+            if hooks.reading is not None:
+                hooks.reading(item.info.doc_id)
             try:
                 digest, chunks = chunk_file(item.path, item.info, self.ocr)
             except DocumentRejected as exc:

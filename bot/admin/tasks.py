@@ -195,6 +195,7 @@ class JobTask:
     def _hooks(self, committed) -> Hooks:
         """Progress into the job's row, checkpoints for the crash tests, then `committed`."""
         return Hooks(
+            reading=lambda doc_id: self._update(current=doc_id),
             progress=lambda done, total, doc_id: self._update(
                 done=done, total=total, current=doc_id
             ),

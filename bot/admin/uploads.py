@@ -2,8 +2,10 @@
 
 The type comes from the bytes, never from the name: a PDF starts with `%PDF-`; anything else must
 read as text (UTF-8 or Windows-1252, no NUL bytes) and is then `.md` or `.txt` by its extension.
-The file is loaded with the very loader indexing uses (from a private temporary folder), so an
-encrypted, corrupt or text-less PDF is refused here with the same Spanish reason.
+The file is checked with the very loader indexing uses (from a private temporary folder), so an
+encrypted or damaged PDF is refused here with the same Spanish reason. Only checks that take
+milliseconds run while the staff member waits: a PDF's pages are read (text, OCR) by the job,
+with its progress shown, and a text-less one fails the job with nothing changed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from bot.settings import Settings
 from ingest import IndexService
 from prompts import message
 from retrieval.errors import DocumentRejected, ExportaError
-from retrieval.settings import OcrMode
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def validate_upload(upload: Upload, settings: Settings) -> ValidatedUpload:
     stem, suffix = _split_name(upload.filename, shown)
     fmt = _sniff(upload.data, suffix, shown)
     filename = f"{stem}.{fmt}"
-    pages = _load(filename, upload.data, shown, settings.ocr)
+    pages = _load(filename, upload.data, shown)
     digest = hashlib.sha256(upload.data).hexdigest()
     return ValidatedUpload(upload, filename, fmt, digest, pages)
 
@@ -142,14 +143,14 @@ def _sniff(data: bytes, suffix: str, shown: str) -> str:
     return "md" if suffix in (".md", ".markdown") else "txt"
 
 
-def _load(filename: str, data: bytes, shown: str, ocr: OcrMode) -> int:
-    """Pages of the document as the indexer will read it (from a private temporary copy)."""
+def _load(filename: str, data: bytes, shown: str) -> int:
+    """Pages of the document, checked in milliseconds by the indexer's loader (from a private
+    temporary copy); a PDF's text is read by the job."""
     with tempfile.TemporaryDirectory(prefix="exporta-upload-") as folder:
         path = Path(folder) / filename
         path.write_bytes(data)
         try:
-            # Scanned pages are read by the indexing job, not while the staff member waits.
-            return IndexService.readable_pages(path, ocr)
+            return IndexService.readable_pages(path)
         except DocumentRejected as exc:
             code = _LOADER_CODES.get(exc.key, "corrupt")
             if code == "unsupported_type":

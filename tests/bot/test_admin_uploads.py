@@ -139,16 +139,16 @@ def test_a_corrupt_pdf_is_refused(settings, pdf_bytes):
     assert str(error).startswith("No se puede indexar «roto.pdf»: el PDF está dañado")
 
 
-def test_a_pdf_without_a_text_layer_needs_ocr(settings, tmp_path):
+def test_a_pdf_without_a_text_layer_is_left_to_the_job(settings, tmp_path, monkeypatch):
     from fpdf import FPDF
+    from pypdf import PageObject
 
     pdf = FPDF()
     pdf.add_page()
     pdf.rect(20, 20, 100, 60, style="F")  # a scanned page: marks, no text
     path = tmp_path / "escaneado.pdf"
     pdf.output(str(path))
-    # With OCR off (or not installed); with it, the indexing job reads the scan.
+    monkeypatch.setattr(PageObject, "extract_text", lambda *a, **k: pytest.fail("page read"))
+    # Its pages are read (and OCR'd, or refused with OCR off) by the indexing job.
     no_ocr = settings.model_copy(update={"ocr": "off"})
-    error = rejected(Upload("escaneado.pdf", path.read_bytes()), no_ocr)
-    assert error.code == "no_text"
-    assert "no tiene texto seleccionable; se requiere OCR" in str(error)
+    assert validate_upload(Upload("escaneado.pdf", path.read_bytes()), no_ocr).pages == 1
