@@ -4,8 +4,8 @@
 
 Starts `exporta serve` on the given index (rate limit off, to measure the work itself), times an
 ordinary question idle, then again while `--flooders` threads of one other client send
-2 000-character questions of corpus words joined by " y " as fast as they are answered; prints
-both p50/p95 from the same run. The two clients are told apart by X-Forwarded-For from a proxy
+2 000-character questions (corpus words joined by " y ", or made-up words) as fast as they are
+answered; prints both p50/p95 from the same run, and what a worst-case question costs alone. The two clients are told apart by X-Forwarded-For from a proxy
 named in EXPORTA_TRUSTED_PROXIES, as behind a reverse proxy.
 """
 
@@ -29,11 +29,20 @@ ORDINARY = "¿Qué es AGROIDEAS?"
 
 
 def worst_case(seed: int) -> str:
+    """2 000 characters: corpus words joined by " y " (the most BM25 and answer work) for an even
+    seed, made-up words (the most tokens for the embedder) for an odd one."""
+    rng = random.Random(seed)
+    if seed % 2:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        made_up = (
+            "".join(rng.choice(letters) for _ in range(rng.randint(5, 9))) for _ in range(400)
+        )
+        return " ".join(made_up)[:1990]
     text = " ".join(
         p.read_text(encoding="utf-8", errors="ignore") for p in (HERE / "corpus").glob("*.md")
     )
     words = sorted({w for w in text.split() if w.isalpha() and len(w) > 5})
-    return " y ".join(random.Random(seed).sample(words, 400))[:1990]
+    return " y ".join(rng.sample(words, 400))[:1990]
 
 
 def timed(client: httpx.Client, question: str) -> float:
@@ -72,6 +81,7 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             idle = [timed(client, ORDINARY) for _ in range(20)]
+            alone = [timed(client, worst_case(seed)) for seed in range(10)]
             stop = threading.Event()
             flooded: list[float] = []
 
@@ -99,6 +109,7 @@ def main() -> None:
     print(
         f"ordinary question, {args.flooders} flooding:       {figures(busy)}  ({len(busy)} asked)"
     )
+    print(f"worst-case question, alone:          {figures(alone)}")
     print(f"worst-case question, while flooding: {figures(flooded)}  ({len(flooded)} answered)")
     print(f"slowdown of the ordinary p50: {statistics.median(busy) / statistics.median(idle):.1f}x")
 

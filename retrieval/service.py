@@ -26,7 +26,7 @@ from retrieval.query import QuestionType, classify, with_codes, years_in
 from retrieval.settings import RetrievalSettings
 from retrieval.snapshot import Snapshot, fingerprint, load_snapshot
 from retrieval.store import ChunkStore
-from retrieval.text import content_terms
+from retrieval.text import content_terms, first_terms
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 _PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
-# The dense vector reads at most this much of a question. e5's cost grows faster than the text
-# (2 000 characters: ~0.4-0.9 s on 2 cores, against ~60 ms here) while a question's meaning is set
-# long before; BM25 and the answer policy still read the whole question.
-QUERY_EMBED_CHARS = 400
+# A question is read up to this many content words: BM25, spelling correction, the passages'
+# units and the answer policy all cost in proportion to them, and the meaning is set long before
+# (the longest gold question has 21). The embedder caps its own work (MAX_QUERY_TOKENS).
+MAX_QUERY_TERMS = 64
 # The turns of a conversation every channel keeps; a follow-up is read with the last one.
 HISTORY_TURNS = 4
 
@@ -182,6 +182,7 @@ class AnswerService:
     ) -> tuple[Deliberation, list[Source]]:
         """Retrieval and everything the answer policy decides from, for one question."""
         index = index or self._index
+        query = first_terms(query, MAX_QUERY_TERMS)
         if self.settings.spelling_correction:
             query = index.retriever.correct(query)
         # Pasted HTML: its tag names say nothing about the topic.
@@ -189,7 +190,7 @@ class AnswerService:
         k = k or self.settings.top_k
         kind = classify(topic)
         years = years_in(topic)
-        vector = self.embedder.embed_query(embedded_part(topic))
+        vector = self.embedder.embed_query(topic)
         signals: dict[str, float] = {}
         ranked = self._retrieve(
             index, topic, k, years if kind is QuestionType.TARGET else [],
@@ -303,14 +304,6 @@ def validate_question(question: str, settings: RetrievalSettings) -> str:
     if len(question) > limit:
         raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
     return question
-
-
-def embedded_part(question: str, limit: int = QUERY_EMBED_CHARS) -> str:
-    """The question's first `limit` characters, cut at a word."""
-    if len(question) <= limit:
-        return question
-    cut = question[:limit]
-    return cut.rsplit(" ", 1)[0] if " " in cut else cut
 
 
 def _unreadable(char: str) -> bool:

@@ -53,6 +53,20 @@ def content_terms(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])
 
 
+_RAW_WORD = re.compile(r"\w+")
+
+
+def first_terms(text: str, limit: int) -> str:
+    """The start of `text` up to its `limit`-th word that is not a stopword, cut before the next."""
+    seen = 0
+    for match in _RAW_WORD.finditer(text):
+        if fold_accents(match.group()) not in STOPWORDS:
+            seen += 1
+            if seen > limit:
+                return text[: match.start()].rstrip()
+    return text
+
+
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[¿¡\"“(]?[A-ZÁÉÍÓÚÑ0-9])|\n+")
 
 

@@ -12,6 +12,7 @@ from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.features import UNIT_FEATURES
 from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
+from retrieval.text import content_terms
 from retrieval.vector_cache import VectorCache
 
 FIXTURE_DOCS = {"plan-regional-demo", "politica-demo", "estudio-moluscos-demo"}
@@ -249,8 +250,8 @@ def test_every_channel_keeps_the_conversation_the_service_reads():
     assert history[0].question == "pregunta 2"
 
 
-def test_a_long_question_costs_the_embedder_a_bounded_text(indexed, embedder):
-    from retrieval.service import QUERY_EMBED_CHARS
+def test_a_long_question_is_read_up_to_a_bounded_number_of_words(indexed, embedder):
+    from retrieval.service import MAX_QUERY_TERMS
 
     class Queries:
         def __init__(self, model):
@@ -268,8 +269,27 @@ def test_a_long_question_costs_the_embedder_a_bounded_text(indexed, embedder):
     service = AnswerService(ChunkStore.open(settings), queries, settings)
     long = " y ".join(["capacitación en secado de orégano para productores"] * 30)
 
-    service.answer(long)
+    delib, _ = service.deliberate(long)
     service.answer("¿Qué es SANIPES?")
 
-    assert len(queries.asked[0]) <= QUERY_EMBED_CHARS and long.startswith(queries.asked[0])
+    assert len(content_terms(queries.asked[0])) == MAX_QUERY_TERMS
+    assert long.startswith(queries.asked[0])
+    assert len(delib.view.terms) <= MAX_QUERY_TERMS
     assert queries.asked[1] == "¿Qué es SANIPES?"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "qwzx vbnk lrtp " * 120,  # made-up words: many tokens each
+        " y ".join(["exportación de productos agroindustriales"] * 60),
+        "x" * 3000,  # one word
+    ],
+)
+def test_a_query_vector_reads_a_bounded_number_of_tokens(embedder, text):
+    from retrieval.embeddings import MAX_QUERY_TOKENS
+
+    cut = embedder.first_tokens(text)
+    assert text.startswith(cut) and cut
+    assert MAX_QUERY_TOKENS // 2 < embedder._model.token_count(cut, True) <= MAX_QUERY_TOKENS
+    assert embedder.first_tokens("¿Qué es SANIPES?") == "¿Qué es SANIPES?"
