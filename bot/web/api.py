@@ -11,12 +11,13 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from bot.streaming import streamed
 from bot.web.context import web
 from bot.web.deps import ERRORS, Service, check_rate_limit
 from bot.web.errors import describe_domain_error, error_body, index_missing
 from bot.web.feedback import QUESTION_ID_HEADER, client_of, logged_question_id
 from bot.web.schemas import AskRequest, StatusOut
-from bot.web.sse import SSE_HEADERS, answer_pieces, sse_event
+from bot.web.sse import SSE_HEADERS, sse_event
 from prompts import message
 from retrieval.contract import Answer
 from retrieval.errors import ExportaError
@@ -35,7 +36,7 @@ STREAM_EXAMPLE = (
     '"section": "…", "chunk_id": "…", "text": "…", "score": 0.03}]\n\n'
     'event: token\ndata: {"text": "Proveer información de mercados destino … [1] "}\n\n'
     'event: done\ndata: {"question": "…", "answer": "…", "abstained": false, "sources": […], '
-    '"timings_ms": {…}}\n\n'
+    '"timings_ms": {…}, "written_by": "quotes", "dropped_sentences": 0}\n\n'
 )
 
 router = APIRouter()
@@ -121,20 +122,32 @@ async def ask_stream(request: Request, body: AskRequest, service: Service) -> St
         raise
 
     async def events() -> AsyncIterator[str]:
+        started, context, answer = time.perf_counter(), web(request), None
         try:
-            answer, logged = await _answer(request, service, body)
+            async with context.one_at_a_time(client_of(request) or "local"):
+                made = streamed(
+                    lambda: service.answer_events(body.question, body.history, body.k),
+                    context.answer_limiter(),
+                )
+                async for event in made:
+                    if event.kind == "sources":
+                        yield sse_event("sources", [s.model_dump() for s in event.data])
+                    elif event.kind == "token":
+                        yield sse_event("token", {"text": event.data})
+                    else:
+                        answer = event.data
         except ExportaError as exc:
+            _record(request, body.question, None, started, error=type(exc).__name__)
             _, code, detail = describe_domain_error(exc)
             yield sse_event("error", error_body(code, detail))
             return
-        except Exception:
+        except Exception as exc:
+            _record(request, body.question, None, started, error=type(exc).__name__)
             logger.exception("Streamed answer failed")
             yield sse_event("error", error_body("internal_error", message("web.internal_error")))
             return
+        logged = _record(request, body.question, answer, started)
         data = answer.model_dump()
-        yield sse_event("sources", data["sources"])
-        for piece in answer_pieces(answer.answer):
-            yield sse_event("token", {"text": piece})
         if logged is not None:  # the key says the page may offer 👍/👎
             data["question_id"] = await logged_question_id(
                 request, logged, answer.question, STREAM_QUESTION_ID_WAIT

@@ -1,19 +1,10 @@
-"""Server-Sent Events for a streamed answer: `sources`, then `token` pieces, then `done`."""
+"""Server-Sent Events for a streamed answer: `sources`, then `token` pieces, then `done`
+(the pieces are the service's: retrieval.service.answer_pieces, or a model's checked sentences)."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
-
-# A piece ends after a citation group ("… texto [2] "), or else after a sentence, so a
-# citation [n] is never split between two events.
-_PIECE = re.compile(r".*?\[\d+\](?:\s*\[\d+\])*\s*|.*?[.!?…](?:\s+|$)|.+", re.S)
-
-
-def answer_pieces(text: str) -> list[str]:
-    """The answer in the pieces it is streamed in; joined, they give back `text` exactly."""
-    return _PIECE.findall(text)
 
 
 def sse_event(event: str, data: Any) -> str:

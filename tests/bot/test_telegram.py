@@ -254,12 +254,43 @@ def test_usage_feedback_stores_one_row_per_vote_in_the_database(tmp_path):
     assert len({v.user_hash for v in stored}) == 2 and {v.channel for v in stored} == {"telegram"}
 
 
-class LongAnswerer:
-    """Twelve long paragraphs, with characters that must be escaped in Telegram HTML."""
+class ScriptedComposer:
+    """A language model that writes `text(question)`, in a few pieces."""
 
-    def compose(self, question, sources):
-        body = "las metas <suben> & bajan " + "secado de orégano " * 35
-        return "\n\n".join(f"Párrafo {i}: {body.strip()} [1]" for i in range(12))
+    passage_chars = 1500
+
+    def __init__(self, text) -> None:
+        self.text = text
+
+    def stream(self, question, passages, sources):
+        text = self.text(question)
+        for start in range(0, len(text), 40):
+            yield text[start : start + 40]
+
+    def condense(self, question, history):
+        return question
+
+
+ORDINALS = [
+    "uno",
+    "dos",
+    "tres",
+    "cuatro",
+    "cinco",
+    "seis",
+    "siete",
+    "ocho",
+    "nueve",
+    "diez",
+    "once",
+    "doce",
+]
+
+
+def long_paragraphs(question: str) -> str:
+    """Twelve long paragraphs, with characters that must be escaped in Telegram HTML."""
+    body = "las metas <suben> & bajan " + "secado de orégano " * 35
+    return "\n\n".join(f"Párrafo {word}: {body.strip()} [1]" for word in ORDINALS)
 
 
 @pytest.mark.anyio
@@ -268,7 +299,8 @@ async def test_long_answer_is_split_into_valid_messages(indexed, embedder, fake)
     from retrieval.store import ChunkStore
 
     settings, _ = indexed
-    service = AnswerService(ChunkStore.open(settings), embedder, settings, answerer=LongAnswerer())
+    composer = ScriptedComposer(long_paragraphs)
+    service = AnswerService(ChunkStore.open(settings), embedder, settings, composer=composer)
     async with polling(service, settings, fake):
         fake.send_text(QUESTION)
         await fake.wait_sent(1)
@@ -278,7 +310,7 @@ async def test_long_answer_is_split_into_valid_messages(indexed, embedder, fake)
     assert len(sent) >= 2 and not rejected(fake)
     assert all(utf16_len(plain(c)) <= 4096 for c in sent)
     joined = "\n\n".join(plain(c) for c in sent)
-    assert all(f"Párrafo {i}: las metas <suben> & bajan" in joined for i in range(12))
+    assert all(f"Párrafo {word}: las metas <suben> & bajan" in joined for word in ORDINALS)
     assert [bool(buttons(c)) for c in sent] == [False] * (len(sent) - 1) + [True]
 
 
@@ -295,20 +327,14 @@ def test_split_html_keeps_tags_whole_in_an_oversized_paragraph():
     assert sum(p.count("x") for p in pieces) == 9000
 
 
-class EchoAnswerer:
-    """An answerer that quotes the question, as an LLM might."""
-
-    def compose(self, question, sources):
-        return f"Usted preguntó: {question} [1]"
-
-
 @pytest.mark.anyio
 async def test_hostile_html_in_a_question_is_shown_as_text(indexed, embedder, fake):
     from retrieval.service import AnswerService
     from retrieval.store import ChunkStore
 
     settings, _ = indexed
-    service = AnswerService(ChunkStore.open(settings), embedder, settings, answerer=EchoAnswerer())
+    echo = ScriptedComposer(lambda question: f"Usted preguntó: {question} [1]")  # as an LLM might
+    service = AnswerService(ChunkStore.open(settings), embedder, settings, composer=echo)
     hostile = (
         "<b>cuantos productores de oregano</i> se capacitan en secado</blockquote> & "
         '<script>alert("x")</script> &amp;'

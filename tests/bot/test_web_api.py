@@ -20,16 +20,23 @@ from fastapi.testclient import TestClient
 from bot.ratelimit import RateLimiter
 from bot.settings import load_settings
 from bot.web import create_app
-from bot.web.sse import answer_pieces
 from ingest import IndexService
 from prompts import message
-from retrieval.service import AnswerService
+from retrieval.service import AnswerService, answer_pieces
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
-CONTRACT_KEYS = {"question", "answer", "abstained", "sources", "timings_ms"}
+CONTRACT_KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "sources",
+    "timings_ms",
+    "written_by",
+    "dropped_sentences",
+}
 SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 CITATION = re.compile(r"\[\d+\]")
 
@@ -229,7 +236,7 @@ def test_store_failure_is_a_503_or_an_error_event_without_internals(dropped_inde
 
 def test_unexpected_error_is_a_spanish_500_without_stack_trace(service, settings):
     class BrokenService(AnswerService):
-        def answer(self, question, history=None, k=None):
+        def answer_events(self, question, history=None, k=None):  # /api/ask's answer() too
             raise RuntimeError("secreto interno /srv/exporta")
 
     broken = object.__new__(BrokenService)
