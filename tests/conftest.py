@@ -100,6 +100,35 @@ def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
+@pytest.fixture
+def llm(monkeypatch):
+    """A fake OpenAI-compatible and Ollama server (tests/fake_llm.py); while it runs, looking up
+    or connecting to any host but 127.0.0.1 (a real provider) fails the test, even though the
+    service would fall back to the quoted answer (openai brings its own HTTP library, so this
+    watches the sockets)."""
+    from fake_llm import FakeLlm
+
+    attempts: list[str] = []
+    real_lookup, real_connect = socket.getaddrinfo, socket.socket.connect
+    local = ("127.0.0.1", "localhost", "::1")
+
+    def lookup(host, *args, **kwargs):
+        if host not in local:
+            attempts.append(str(host))
+        return real_lookup(host, *args, **kwargs)
+
+    def connect(self, address):
+        if isinstance(address, tuple) and address[0] not in local:
+            attempts.append(str(address[0]))
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    with FakeLlm() as server:
+        yield server
+    assert not attempts, f"tests must not reach a real provider: {attempts}"
+
+
 def make_corpus(folder: Path) -> Path:
     """Copy the fixture documents into `folder` and add the generated multi-page PDF."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -27,12 +27,14 @@ async def send_html(
     keyboard: InlineKeyboardMarkup | None = None,
     reply_to: int | None = None,
     thread: int | None = None,
-) -> None:
-    """Send HTML, split into as many messages as needed; the keyboard goes under the last one."""
+) -> Message:
+    """Send HTML, split into as many messages as needed; the keyboard goes under the last one.
+    The first message sent."""
     chunks = split_html(html)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    first = None
     for i, chunk in enumerate(chunks):
-        await bot.send_message(
+        sent = await bot.send_message(
             chat_id,
             chunk,
             parse_mode=ParseMode.HTML,
@@ -41,6 +43,8 @@ async def send_html(
             reply_parameters=quote if i == 0 else None,
             message_thread_id=thread,
         )
+        first = first or sent
+    return first
 
 
 def addressed_question(msg: Message, bot: Bot) -> str | None:

@@ -10,8 +10,8 @@ import time
 from concurrent.futures import Future
 from html import escape
 
-from telegram import Bot, BotCommand, Chat, Update
-from telegram.constants import ChatAction, ChatType
+from telegram import Bot, BotCommand, Chat, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -23,12 +23,14 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.telegram.chat import addressed_question, send_html, thread_of
+from bot.streaming import streamed
+from bot.telegram.chat import NO_PREVIEW, addressed_question, send_html, thread_of
 from bot.telegram.conversations import Conversations, RecentAnswers, SentAnswer
 from bot.telegram.feedback import Feedback, FeedbackRecorder
 from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.render import (
     ASK,
+    MAX_MESSAGE_LENGTH,
     SOURCES,
     VOTE,
     answer_keyboard,
@@ -36,6 +38,8 @@ from bot.telegram.render import (
     render_answer,
     render_documents,
     render_passages,
+    split_html,
+    tg_len,
 )
 from bot.usage import UsageLog
 from prompts import message
@@ -47,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 seconds
+EDIT_EVERY_SECONDS = 1.2  # a drafted answer's edits: Telegram allows about one a second a chat
 QUESTION_ID_WAIT_SECONDS = 1.0  # a vote waits this long for its question's row, then goes alone
 GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 
@@ -172,8 +177,13 @@ class ExportaBot:
             return
         history = self.conversations.history(chat.id)
         started = time.perf_counter()
+        thread = thread_of(origin)
+        draft = Draft(bot, chat.id, reply_to, thread)
         try:
-            answer = await self._answer_typing(bot, chat.id, question, history)
+            if getattr(self.service, "writes", False):  # a model writes: show it as it does
+                answer = await self._answer_drafting(draft, question, history)
+            else:
+                answer = await self._answer_typing(bot, chat.id, question, history)
         except Exception as exc:
             self._record(user_id, question, None, started, error=type(exc).__name__)
             raise
@@ -184,14 +194,7 @@ class ExportaBot:
         )  # fmt: skip
         self.conversations.remember(chat.id, Turn(question=answer.question, answer=answer.answer))
         answer_id = self.answers.add(answer, chat.id, recorded)
-        await send_html(
-            bot,
-            chat.id,
-            render_answer(answer),
-            keyboard=answer_keyboard(answer_id),
-            reply_to=reply_to,
-            thread=thread_of(origin),
-        )
+        await draft.finish(render_answer(answer), answer_keyboard(answer_id))
 
     def _record(
         self,
@@ -212,6 +215,18 @@ class ExportaBot:
             latency_ms=(time.perf_counter() - started) * 1000,
             error=error,
         )
+
+    async def _answer_drafting(self, draft: Draft, question: str, history: list[Turn]) -> Answer:
+        """The service's answer, its text shown in one message edited as the model writes."""
+        with contextlib.suppress(TelegramError):
+            await draft.bot.send_chat_action(draft.chat_id, ChatAction.TYPING)
+        answer = None
+        async for event in streamed(lambda: self.service.answer_events(question, history)):
+            if event.kind == "token":
+                await draft.add(event.data)
+            elif event.kind == "done":
+                answer = event.data
+        return answer
 
     async def _answer_typing(
         self, bot: Bot, chat_id: int, question: str, history: list[Turn]
@@ -299,6 +314,51 @@ class ExportaBot:
             await send_html(context.bot, update.effective_chat.id, text)
         except TelegramError as exc:
             logger.warning("Could not tell the chat about the error: %s", exc)
+
+
+class Draft:
+    """The message an answer is written into: sent with the first text, edited at most every
+    EDIT_EVERY_SECONDS while more arrives, and finished with the citations and buttons. An answer
+    that was not drafted is sent whole by `finish`."""
+
+    def __init__(self, bot: Bot, chat_id: int, reply_to: int | None, thread: int | None) -> None:
+        self.bot, self.chat_id, self.reply_to, self.thread = bot, chat_id, reply_to, thread
+        self.text = ""
+        self.message_id: int | None = None
+        self._edited_at = 0.0
+
+    async def add(self, piece: str) -> None:
+        self.text += piece
+        html = escape(self.text.strip()) + " …"
+        now = time.monotonic()
+        if tg_len(html) > MAX_MESSAGE_LENGTH or not self.text.strip():
+            return  # the rest is shown by `finish`, split over messages
+        if self.message_id is None:
+            first = await send_html(self.bot, self.chat_id, html, reply_to=self.reply_to,
+                                    thread=self.thread)  # fmt: skip
+            self.message_id, self._edited_at = first.message_id, now
+        elif now - self._edited_at >= EDIT_EVERY_SECONDS:
+            self._edited_at = now
+            with contextlib.suppress(TelegramError):  # a draft edit is worth no failure
+                await self.bot.edit_message_text(
+                    html, self.chat_id, self.message_id, parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                )  # fmt: skip
+
+    async def finish(self, html: str, keyboard: InlineKeyboardMarkup) -> None:
+        """The answer as it stays: the draft edited into its first part, the rest sent."""
+        if self.message_id is None:
+            await send_html(self.bot, self.chat_id, html, keyboard=keyboard,
+                            reply_to=self.reply_to, thread=self.thread)  # fmt: skip
+            return
+        first, *rest = split_html(html)
+        await self.bot.edit_message_text(
+            first, self.chat_id, self.message_id, parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW, reply_markup=None if rest else keyboard,
+        )  # fmt: skip
+        if rest:
+            await send_html(self.bot, self.chat_id, "\n\n".join(rest), keyboard=keyboard,
+                            thread=self.thread)  # fmt: skip
 
 
 async def question_id(sent: SentAnswer) -> int | None:

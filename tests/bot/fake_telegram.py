@@ -271,6 +271,12 @@ class FakeTelegram:
             if chat_id is None or c.params["chat_id"] == chat_id
         ]
 
+    def shown(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The bot's messages (to one chat) as they read now, edits applied, in order sent."""
+        ids = [(c.params["chat_id"], c.result["message_id"]) for c in self.sent(chat_id)]
+        with self._lock:
+            return [self._messages[key] for key in ids]
+
     async def wait_sent(self, count: int, chat_id: int | None = None, timeout: float = 8.0) -> list:
         """Wait until the bot has sent `count` messages (to `chat_id`); return them all."""
         await self.wait_for(lambda: len(self.sent(chat_id)) >= count, timeout)
@@ -437,6 +443,7 @@ class FakeTelegram:
         text = _checked_text(params)
         _check_keyboard(params.get("reply_markup"))
         msg = dict(self._messages[key], text=text, edit_date=int(time.time()))
+        msg["reply_markup"] = params.get("reply_markup")  # an edit without one removes it
         self._messages[key] = msg
         return msg
 

@@ -304,14 +304,14 @@ async def test_long_answer_is_split_into_valid_messages(indexed, embedder, fake)
     async with polling(service, settings, fake):
         fake.send_text(QUESTION)
         await fake.wait_sent(1)
-        await fake.wait_for(lambda: "📄" in plain(fake.sent()[-1]))
-        sent = fake.sent()
+        await fake.wait_for(lambda: "📄" in fake.shown()[-1]["text"])
+        shown = fake.shown()
 
-    assert len(sent) >= 2 and not rejected(fake)
-    assert all(utf16_len(plain(c)) <= 4096 for c in sent)
-    joined = "\n\n".join(plain(c) for c in sent)
+    assert len(shown) >= 2 and not rejected(fake)
+    assert all(utf16_len(m["text"]) <= 4096 for m in shown)
+    joined = "\n\n".join(m["text"] for m in shown)
     assert all(f"Párrafo {word}: las metas <suben> & bajan" in joined for word in ORDINALS)
-    assert [bool(buttons(c)) for c in sent] == [False] * (len(sent) - 1) + [True]
+    assert [bool(m.get("reply_markup")) for m in shown] == [False] * (len(shown) - 1) + [True]
 
 
 def test_split_html_keeps_tags_whole_in_an_oversized_paragraph():
@@ -654,3 +654,52 @@ def test_telegram_command_needs_a_token(monkeypatch, tmp_path, capsys, service, 
     assert "EXPORTA_TELEGRAM_TOKEN" in capsys.readouterr().err
     with pytest.raises(ConfigurationError):
         build_application(service, indexed[0])
+
+
+# -- answers written by a language model (tests/fake_llm.py) -----------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_model_answer_is_one_message_edited_as_it_is_written(indexed, embedder, fake, llm):
+    from fake_llm import Reply, grounded, llm_service, tokens
+
+    service = llm_service(indexed, embedder, llm, "openai")
+    n, sentence = grounded(service)
+    written = " ".join([sentence] * 4)
+    llm.script(Reply(tokens(written), pace=0.12))  # about 4 s, a sentence a second
+
+    async with polling(service, indexed[0], fake):
+        fake.send_text(QUESTION)
+        await fake.wait_for(lambda: fake.shown() and buttons_of(fake.shown()[0]), timeout=20)
+        edits = fake.calls_to("editMessageText")
+        [shown] = fake.shown()
+
+    assert len(fake.sent()) == 1 and not rejected(fake)
+    drafts, final = edits[:-1], edits[-1]
+    assert drafts and all(e.result["text"].endswith("…") for e in drafts)
+    assert len(drafts) <= 4  # at most one edit every 1.2 s, not one per sentence
+    assert shown["text"].startswith(written) and "📄" in shown["text"]
+    assert final.params["reply_markup"] and "…" not in shown["text"].split("\n")[0]
+
+
+@pytest.mark.anyio
+async def test_a_model_that_fails_still_gets_the_user_the_quoted_answer(
+    indexed, embedder, fake, llm
+):
+    from fake_llm import Reply, llm_service
+
+    service = llm_service(indexed, embedder, llm, "ollama")
+    llm.script(Reply(status=500))
+
+    async with polling(service, indexed[0], fake):
+        fake.send_text(QUESTION)
+        await fake.wait_for(lambda: fake.shown() and buttons_of(fake.shown()[-1]))
+        shown = fake.shown()
+
+    assert not rejected(fake) and len(llm.requests) == 1
+    assert "80" in shown[0]["text"] and "📄" in shown[-1]["text"]
+
+
+def buttons_of(message: dict) -> list[dict]:
+    markup = message.get("reply_markup") or {"inline_keyboard": []}
+    return [button for row in markup["inline_keyboard"] for button in row]

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -591,3 +592,48 @@ def test_redirects_are_relative_and_never_echo_the_host(client, path):
 
     assert response.status_code == 307
     assert response.headers["location"] == path.rstrip("/")
+
+
+# -- answers written by a language model (tests/fake_llm.py) -----------------------------------
+
+
+def test_the_stream_sends_the_model_s_checked_sentences_as_they_are_written(indexed, embedder, llm):
+    from fake_llm import Reply, grounded, llm_service, tokens
+
+    service = llm_service(indexed, embedder, llm, "openai")
+    n, sentence = grounded(service)
+    invented = f"En 2040 serán 5000 productores [{n}]."
+    llm.script(Reply(tokens(f"{sentence} {invented} {sentence}"), pace=0.1))
+
+    events, unfinished_at_first_token = [], None
+    with (
+        TestClient(create_app(service, indexed[0])) as client,
+        client.stream("POST", "/api/ask/stream", json={"question": QUESTION}) as response,
+    ):
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+                if events[-1] == "token" and unfinished_at_first_token is None:
+                    unfinished_at_first_token = llm.finished == 0
+            elif line.startswith("data: ") and events[-1] == "done":
+                done = json.loads(line.removeprefix("data: "))
+
+    assert events == ["sources", "token", "token", "done"]
+    assert unfinished_at_first_token  # sent while the model was still writing
+    assert done["written_by"] == "llm" and done["dropped_sentences"] == 1
+    assert done["answer"] == f"{sentence} {sentence}"
+
+
+def test_a_model_that_is_down_gets_the_quoted_answer_not_an_error(indexed, embedder, llm, client):
+    from fake_llm import llm_service
+
+    service = llm_service(indexed, embedder, llm, "openai", llm_base_url="http://127.0.0.1:9/v1")
+    quoted = client.post("/api/ask", json={"question": QUESTION}).json()
+
+    with TestClient(create_app(service, indexed[0])) as written:
+        plain = written.post("/api/ask", json={"question": QUESTION})
+        streamed = written.post("/api/ask/stream", json={"question": QUESTION})
+
+    assert plain.status_code == 200 and plain.json()["answer"] == quoted["answer"]
+    assert plain.json()["written_by"] == "quotes"
+    assert read_events(streamed)[-1] == ("done", {**plain.json(), "timings_ms": ANY})
