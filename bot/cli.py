@@ -9,6 +9,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.commands import (
     DEFAULT_TRAIN_GOLD,
     EXIT_USER_ERROR,
@@ -209,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ExportaError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ValidationError as exc:  # a setting from the environment or .env that cannot be read
+        for error in exc.errors():
+            name = "EXPORTA_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(message("errors.bad_setting", name=name, reason=error["msg"]), file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:  # `exporta status | head`: the reader left, nothing is wrong
         sys.stderr.close()

@@ -105,6 +105,8 @@ class UsageLog:
             "top_section": top.section if top else None,
             "top_chunk_id": top.chunk_id if top else None,
             "latency_ms": round(latency_ms, 1),
+            "written_by": answer.written_by if answer else None,
+            "dropped_sentences": answer.dropped_sentences if answer else None,
         }
         return self._write(
             lambda conn: conn.execute(insert(questions), row).inserted_primary_key[0], "question"

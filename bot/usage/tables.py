@@ -31,6 +31,10 @@ questions = Table(
     Column("top_section", Bounded(500)),
     Column("top_chunk_id", Bounded(200)),
     Column("latency_ms", Float),
+    # Who wrote the answer ("quotes" or "llm") and how many of a model's sentences the grounding
+    # guard dropped; NULL on rows older than these columns.
+    Column("written_by", Bounded(16)),
+    Column("dropped_sentences", Integer),
 )
 
 votes = Table(

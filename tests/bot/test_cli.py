@@ -269,3 +269,15 @@ def test_vectors_then_ingest_on_a_new_machine_embeds_nothing(tmp_path, fixture_c
 def test_vectors_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
     assert main(["vectors", str(tmp_path / "no-existe")]) == 2
     assert message("ingest.missing_path") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("EXPORTA_TOP_K", "muchos"), ("EXPORTA_LLM_PROVIDER", "gpt")]
+)
+def test_a_setting_that_cannot_be_read_is_named_in_spanish(monkeypatch, capsys, name, value):
+    monkeypatch.setenv(name, value)
+
+    assert main(["ask", "que es agroideas"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {name} no es válido (") and "Traceback" not in err

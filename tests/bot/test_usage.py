@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bot.cli import main
 from bot.database import connect
@@ -141,6 +141,43 @@ def test_questions_are_stored_with_user_ids_only_as_salted_hashes(tmp_path):
     [other] = rows(configured, questions)
     assert other.user_hash != telegram.user_hash
     assert not (configured.data_dir / "usage-salt").exists()
+
+
+def test_who_wrote_an_answer_and_the_sentences_the_guard_dropped_are_stored(tmp_path):
+    log = UsageLog(usage_settings(tmp_path))
+    written = an_answer("¿Qué es la VUCE?").model_copy(
+        update={"written_by": "llm", "dropped_sentences": 2}
+    )
+    log.record_question(
+        channel="web", user_id=CLIENT_IP, question=written.question, answer=written, latency_ms=9
+    )
+    ask(log, "¿y el CERX?")
+
+    by_model, quoted = rows(log.settings, questions)
+    assert (by_model.written_by, by_model.dropped_sentences) == ("llm", 2)
+    assert (quoted.written_by, quoted.dropped_sentences) == ("quotes", 0)
+
+
+def test_a_usage_log_of_an_older_version_gains_the_new_columns(tmp_path):
+    settings = usage_settings(tmp_path)
+    engine = connect(settings)
+    with engine.begin() as conn:  # the table as it was before written_by and dropped_sentences
+        conn.execute(text(
+            "CREATE TABLE usage_questions (id INTEGER PRIMARY KEY, asked_at VARCHAR(32) NOT NULL, "
+            "channel VARCHAR(16) NOT NULL, user_hash VARCHAR(64), question TEXT NOT NULL, "
+            "abstained BOOLEAN, error VARCHAR(64), top_doc_id VARCHAR(200), top_page INTEGER, "
+            "top_section VARCHAR(500), top_chunk_id VARCHAR(200), latency_ms FLOAT)"
+        ))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO usage_questions (id, asked_at, channel, question) "
+            "VALUES (1, '2026-11-30 12:00:00.000000', 'web', '¿Qué es la VUCE?')"
+        ))  # fmt: skip
+
+    ask(UsageLog(settings), "¿y el CERX?")
+
+    old, new = rows(settings, questions)
+    assert (old.question, old.written_by) == ("¿Qué es la VUCE?", None)
+    assert (new.question, new.written_by) == ("¿y el CERX?", "quotes")
 
 
 def test_a_failed_answer_is_stored_with_its_error_kind(tmp_path):
