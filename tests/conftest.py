@@ -16,6 +16,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+# CI sets it: there a missing PostgreSQL fails the run instead of leaving its tests out (read
+# before the session seals every EXPORTA_* variable away).
+POSTGRES_REQUIRED = os.environ.get("EXPORTA_TEST_POSTGRES") == "required"
 
 PDF_PAGES = [
     [
@@ -127,6 +130,42 @@ def llm(monkeypatch):
     with FakeLlm() as server:
         yield server
     assert not attempts, f"tests must not reach a real provider: {attempts}"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's throwaway PostgreSQL cluster (tests/postgres.py)."""
+    import postgres as pg
+
+    if not pg.available():
+        if POSTGRES_REQUIRED:
+            pytest.fail("EXPORTA_TEST_POSTGRES=required, but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with pg.Cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def on_both_databases(request, monkeypatch):
+    """The test runs on SQLite (the default file under its data folder) and again on a new,
+    empty PostgreSQL database, named by EXPORTA_DATABASE_URL; its URL, "" for SQLite."""
+    if request.param == "sqlite":
+        return ""
+    url = request.getfixturevalue("postgres").new_database()
+    monkeypatch.setenv("EXPORTA_DATABASE_URL", url)
+    return url
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked `sqlite_only` (it reads the SQLite file itself) runs on SQLite only."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        on_postgres = params and params.get("on_both_databases") == "postgresql"
+        (drop if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def make_corpus(folder: Path) -> Path:

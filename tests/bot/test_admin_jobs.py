@@ -59,7 +59,8 @@ class Killed(BaseException):
 
 
 @pytest.fixture
-def settings(tmp_path, fixture_corpus):
+def settings(tmp_path, fixture_corpus, on_both_databases):
+    """Jobs, versions and audit on SQLite, then on PostgreSQL (EXPORTA_DATABASE_URL)."""
     from bot.settings import load_settings
 
     return load_settings(data_dir=tmp_path / "data", corpus_dir=fixture_corpus)

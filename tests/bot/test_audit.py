@@ -10,6 +10,8 @@ from bot.admin.audit import REFUSALS_WINDOW, AuditLog
 from bot.settings import load_settings
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# Every test runs on SQLite and on PostgreSQL (tests/conftest.py: on_both_databases).
+pytestmark = pytest.mark.usefixtures("on_both_databases")
 
 
 @pytest.fixture
@@ -65,18 +67,22 @@ def test_a_purge_is_due_at_most_hourly_when_entries_are_written(tmp_path, clock)
 def test_an_audit_log_written_by_an_older_version_gains_the_count_columns(tmp_path):
     settings = load_settings(data_dir=tmp_path)
     engine = create_engine(settings.sql_url())
+    postgres = engine.dialect.name == "postgresql"
+    moment = "TIMESTAMP WITH TIME ZONE" if postgres else "VARCHAR(32)"
+    ident = "SERIAL PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY"
     with engine.begin() as conn:
         conn.execute(
             text(
-                "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at VARCHAR(32) NOT NULL, "
+                f"CREATE TABLE audit_log (id {ident}, at {moment} NOT NULL, "
                 "actor VARCHAR(200) NOT NULL, action VARCHAR(64) NOT NULL, "
                 "target VARCHAR(500) NOT NULL, result VARCHAR(32) NOT NULL, detail TEXT NOT NULL)"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO audit_log VALUES (1, '2026-03-01 12:00:00.000000', 'web:1.2.3.4', "
-                "'GET', '/api/admin/jobs', 'unauthorized', 'sin token')"
+                "INSERT INTO audit_log (at, actor, action, target, result, detail) VALUES "
+                "('2026-03-01 12:00:00.000000', 'web:1.2.3.4', 'GET', '/api/admin/jobs', "
+                "'unauthorized', 'sin token')"
             )
         )
     engine.dispose()

@@ -1,10 +1,20 @@
-"""One time representation: aware UTC in and out of the database, Lima time only at display."""
+"""The one database: one time representation (aware UTC in and out, Lima time only at display),
+and tables that many processes can create at once, on SQLite and PostgreSQL."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
 
+from bot.admin.audit import AuditLog
 from bot.database import UtcDateTime, lima
+from bot.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def moments_table(url: str):
@@ -40,3 +50,40 @@ def test_moments_come_back_aware_utc_whatever_zone_they_were_given_in(tmp_path):
 
 def test_people_read_moments_in_lima_time():
     assert lima(datetime(2025, 3, 2, 4, 30, tzinfo=UTC)) == "2025-03-01 23:30"
+
+
+CREATE_EVERYTHING = """
+import sys
+from bot.admin.audit import AuditLog
+from bot.admin.joblog import JobLog
+from bot.admin.versions import VersionHistory
+from bot.settings import load_settings
+from bot.usage import UsageLog
+
+settings = load_settings(data_dir=sys.argv[1])
+for kind in (AuditLog, JobLog, VersionHistory):
+    kind(settings)
+UsageLog(settings).record_question(channel="web", user_id=None, question="hola", answer=None,
+                                   latency_ms=1.0)
+AuditLog(settings).record("cli:prueba", "add", "x", "started")
+"""
+
+
+@pytest.mark.usefixtures("on_both_databases")
+def test_processes_creating_the_tables_at_once_all_succeed(tmp_path):
+    """Four servers starting together on an empty database: one CREATE wins, none fails."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_EVERYTHING, str(tmp_path / "data")],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    failures = [p.stderr.read() for p in starts if p.wait(120) != 0]
+
+    assert not failures, failures[0]
+    settings = load_settings(data_dir=tmp_path / "data")
+    assert len(AuditLog(settings).entries()) == 4

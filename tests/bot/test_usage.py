@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,6 +18,9 @@ from bot.usage.grouping import group_similar
 from bot.usage.tables import questions, votes
 from prompts import message
 from retrieval.contract import Answer, Source
+
+# Every test runs on SQLite and on PostgreSQL (tests/conftest.py: on_both_databases).
+pytestmark = pytest.mark.usefixtures("on_both_databases")
 
 TELEGRAM_USER = 987654321
 CLIENT_IP = "203.0.113.77"
@@ -96,12 +98,10 @@ def rows(settings, table) -> list:
 
 
 def dump(settings) -> str:
-    """Everything the SQLite database holds, as SQL text."""
-    connection = sqlite3.connect(settings.data_dir / "exporta.db")
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
+    """Everything the usage log's tables hold, as text."""
+    return "\n".join(
+        str(tuple(row)) for table in (questions, votes) for row in rows(settings, table)
+    )
 
 
 # Recording
@@ -138,7 +138,7 @@ def test_questions_are_stored_with_user_ids_only_as_salted_hashes(tmp_path):
 
     configured = usage_settings(tmp_path / "otra", usage_salt=SecretStr("sal-de-produccion"))
     ask(UsageLog(configured), "¿Qué es la VUCE?", channel="telegram", user=TELEGRAM_USER)
-    [other] = rows(configured, questions)
+    other = rows(configured, questions)[-1]  # on PostgreSQL, the same database
     assert other.user_hash != telegram.user_hash
     assert not (configured.data_dir / "usage-salt").exists()
 
@@ -161,16 +161,19 @@ def test_who_wrote_an_answer_and_the_sentences_the_guard_dropped_are_stored(tmp_
 def test_a_usage_log_of_an_older_version_gains_the_new_columns(tmp_path):
     settings = usage_settings(tmp_path)
     engine = connect(settings)
+    postgres = engine.dialect.name == "postgresql"
+    moment = "TIMESTAMP WITH TIME ZONE" if postgres else "VARCHAR(32)"
+    ident = "SERIAL PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY"
     with engine.begin() as conn:  # the table as it was before written_by and dropped_sentences
         conn.execute(text(
-            "CREATE TABLE usage_questions (id INTEGER PRIMARY KEY, asked_at VARCHAR(32) NOT NULL, "
+            f"CREATE TABLE usage_questions (id {ident}, asked_at {moment} NOT NULL, "
             "channel VARCHAR(16) NOT NULL, user_hash VARCHAR(64), question TEXT NOT NULL, "
             "abstained BOOLEAN, error VARCHAR(64), top_doc_id VARCHAR(200), top_page INTEGER, "
             "top_section VARCHAR(500), top_chunk_id VARCHAR(200), latency_ms FLOAT)"
         ))  # fmt: skip
         conn.execute(text(
-            "INSERT INTO usage_questions (id, asked_at, channel, question) "
-            "VALUES (1, '2026-11-30 12:00:00.000000', 'web', '¿Qué es la VUCE?')"
+            "INSERT INTO usage_questions (asked_at, channel, question) "
+            "VALUES ('2026-11-30 12:00:00.000000', 'web', '¿Qué es la VUCE?')"
         ))  # fmt: skip
 
     ask(UsageLog(settings), "¿y el CERX?")
@@ -220,6 +223,7 @@ def test_votes_are_stored_linked_to_the_question_they_judge(tmp_path):
         vote(log, question_id, 0, "¿Qué es la VUCE?")
 
 
+@pytest.mark.sqlite_only  # its own, broken, SQLite URL
 def test_a_database_that_is_down_is_logged_and_never_raises(tmp_path, caplog):
     not_a_file = tmp_path / "exporta.db"
     not_a_file.mkdir()  # SQLite cannot open it: like a database server that is down
@@ -408,6 +412,7 @@ def test_report_command_prints_a_spanish_report_and_json(seeded, capsys):
     assert data["questions"] == 6 and data["since"] == "2025-03-02"
 
 
+@pytest.mark.sqlite_only  # the unreadable database is a SQLite file
 def test_report_command_rejects_a_bad_date_and_an_unreadable_database(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["--data-dir", str(tmp_path), "report", "--since", "ayer"])
