@@ -1,8 +1,5 @@
-"""Per-client question limit shared by the channels: a sliding window of the last minute's
-requests, in memory (web clients by address, Telegram users by id).
-
-The limit is per server process: with `--workers N` a client can ask up to N times the limit.
-"""
+"""A sliding window of the last minute's requests per client, in this process's memory: what
+bot/state.py's shared limit falls back on while the database fails."""
 
 from __future__ import annotations
 

@@ -168,6 +168,26 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _fresh_shared_state(request):
+    """Tests on the session's index share its database: rate-limit windows and chat histories
+    (bot/state.py) are emptied after each, as every test stands for a deployment of its own."""
+    yield
+    if "indexed" not in request.fixturenames:
+        return
+    from sqlalchemy import delete, inspect
+
+    from bot.database import connect
+    from bot.state import conversations, rate_windows
+
+    engine = connect(request.getfixturevalue("indexed")[0])
+    present = set(inspect(engine).get_table_names())
+    with engine.begin() as conn:
+        for table in (rate_windows, conversations):
+            if table.name in present:
+                conn.execute(delete(table))
+
+
 def make_corpus(folder: Path) -> Path:
     """Copy the fixture documents into `folder` and add the generated multi-page PDF."""
     folder.mkdir(parents=True, exist_ok=True)

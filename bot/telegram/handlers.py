@@ -23,9 +23,10 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
+from bot.state import SharedConversations
 from bot.streaming import streamed
 from bot.telegram.chat import NO_PREVIEW, addressed_question, send_html, thread_of
-from bot.telegram.conversations import Conversations, RecentAnswers, SentAnswer
+from bot.telegram.conversations import RecentAnswers, SentAnswer
 from bot.telegram.feedback import Feedback, FeedbackRecorder
 from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.render import (
@@ -64,16 +65,16 @@ class ExportaBot:
         service: AnswerService,
         settings: Settings,
         feedback: FeedbackRecorder | None,
-        clock=time.monotonic,
+        clock=time.time,
         usage: UsageLog | None = None,
     ) -> None:
         self.service = service
         self.feedback = feedback  # None: votes are thanked but not kept
         self.usage = usage  # None: questions are not logged
-        self.conversations = Conversations(
-            HISTORY_TURNS, settings.telegram_history_ttl_seconds, clock
+        self.conversations = SharedConversations(
+            settings, HISTORY_TURNS, settings.telegram_history_ttl_seconds, clock=clock
         )
-        self.limiter = UserRateLimiter(settings.telegram_rate_limit_per_minute, clock)
+        self.limiter = UserRateLimiter(settings, settings.telegram_rate_limit_per_minute, clock)
         self.answers = RecentAnswers()
         self.examples = message("telegram.examples").splitlines()
         self.history_minutes = settings.telegram_history_ttl_seconds // 60
@@ -132,7 +133,7 @@ class ExportaBot:
 
     async def new_conversation(self, update: Update, context: Context) -> None:
         chat_id = update.effective_chat.id
-        self.conversations.forget(chat_id)
+        await asyncio.to_thread(self.conversations.forget, chat_id)
         await send_html(context.bot, chat_id, message("telegram.new_conversation"))
 
     # Questions
@@ -168,14 +169,14 @@ class ExportaBot:
         origin: object,
     ) -> None:
         limit = self.limiter.per_minute
-        decision = self.limiter.check(user_id)
+        decision = await asyncio.to_thread(self.limiter.check, user_id)  # a database row
         if not decision.allowed:
             logger.info("Question refused by the per-user rate limit (%d per minute)", limit)
             if decision.notify:
                 text = message("telegram.rate_limited", limit=limit, seconds=decision.retry_in)
                 await send_html(bot, chat.id, text, reply_to=reply_to, thread=thread_of(origin))
             return
-        history = self.conversations.history(chat.id)
+        history = await asyncio.to_thread(self.conversations.history, chat.id)
         started = time.perf_counter()
         thread = thread_of(origin)
         draft = Draft(bot, chat.id, reply_to, thread)
@@ -192,7 +193,8 @@ class ExportaBot:
             "Answered in a %s chat (abstained=%s, %d sources, %.0f ms)",
             chat.type, answer.abstained, len(answer.sources), answer.timings_ms.get("total", 0),
         )  # fmt: skip
-        self.conversations.remember(chat.id, Turn(question=answer.question, answer=answer.answer))
+        turn = Turn(question=answer.question, answer=answer.answer)
+        await asyncio.to_thread(self.conversations.remember, chat.id, turn)
         answer_id = self.answers.add(answer, chat.id, recorded)
         await draft.finish(render_answer(answer), answer_keyboard(answer_id))
 

@@ -12,7 +12,8 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter
 
-from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from bot.state import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +32,16 @@ class Decision:
 class UserRateLimiter:
     """At most `per_minute` questions per user in any 60-second window; 0 turns it off.
 
-    The window is the channels' shared one; this adds telling the user once per burst.
+    The window is counted in the database for every process (bot/state.py); this adds telling
+    the user once per burst.
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, per_minute: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.per_minute = per_minute
-        self._window = RateLimiter(per_minute, clock=clock)
-        self._warned: set[int] = set()
+        self._window = SharedRateLimiter(settings, per_minute, "telegram", clock=clock)
+        self._warned: set[int] = set()  # this process's: at worst each process tells once
 
     def check(self, user_id: int) -> Decision:
         """Count a question from the user, or say how long to wait."""

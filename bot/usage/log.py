@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.database import PURGE_EVERY, Periodic, connect, create_tables, utc_now
@@ -122,21 +122,45 @@ class UsageLog:
         question: str,
         answer_text: str,
         sources: list[dict],
+        check_asker: bool = False,
     ) -> None:
-        """Log a 👍 (+1) or 👎 (-1) on an answer, linked to its question when known."""
+        """Log a 👍 (+1) or 👎 (-1) on an answer, linked to its question when known. With
+        `check_asker` (an id the client sent back, as on the web), only if that id is a question
+        the same user asked on this channel with this text: checked in the database, so a vote
+        sent to any process links, and a guessed or stale id is kept unlinked."""
         if vote not in (1, -1):
             raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        user_hash = self._hash(channel, user_id)
         row = {
             "voted_at": utc_now(),
             "channel": channel,
-            "user_hash": self._hash(channel, user_id),
-            "question_id": question_id,
+            "user_hash": user_hash,
             "vote": vote,
             "question": question,
             "answer": answer_text,
             "sources": sources,
         }
-        self._write(lambda conn: conn.execute(insert(votes), row), "vote")
+
+        def write(conn: Connection) -> None:
+            if not check_asker:
+                conn.execute(insert(votes), {**row, "question_id": question_id})
+                return
+            asked = (
+                question_id is not None
+                and conn.execute(
+                    select(questions.c.question).where(
+                        (questions.c.id == question_id)
+                        & (questions.c.channel == channel)
+                        & (questions.c.user_hash == user_hash)
+                    )
+                ).scalar()
+            )
+            linked = bool(asked) and asked.split() == storable(question).split()
+            if question_id is not None and not linked:
+                logger.info("Vote on question id %s kept unlinked (not asked so)", question_id)
+            conn.execute(insert(votes), {**row, "question_id": question_id if linked else None})
+
+        self._write(write, "vote")
 
     def submit_question(self, **fields) -> Future[int | None]:
         """`record_question` queued to the log's own threads; returns at once, never raises."""

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import anyio
 from fastapi import Request
 
-from bot.ratelimit import RateLimiter
 from bot.settings import Settings
+from bot.state import SharedRateLimiter
 from bot.web.passages import PassageIndex
 from retrieval.service import AnswerService
 
@@ -56,14 +56,11 @@ class WebContext:
         admin: JobRunner | None = None,
         usage: UsageLog | None = None,
     ) -> None:
-        from bot.web.feedback import RecentQuestions
-
         self.live = live
         self.settings = settings
         self.admin = admin
         self.usage = usage
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.recent_questions = RecentQuestions()
+        self.rate_limiter = SharedRateLimiter(settings, settings.rate_limit_per_minute, "web")
         self._versions = admin.versions if admin is not None else None
         self._answer_limiter: anyio.CapacityLimiter | None = None
         self._passages: PassageIndex | None = None

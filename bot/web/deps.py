@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from bot.web.context import web
@@ -28,10 +29,10 @@ async def get_service(request: Request) -> AnswerService:
 
 
 async def check_rate_limit(request: Request) -> None:
-    """Count a question against its client (async: it runs on the event loop, never in threads)."""
+    """Count a question against its client (a row of the shared database, in a thread)."""
     limiter = web(request).rate_limiter
     client = request.client.host if request.client else "local"
-    wait = limiter.check(client)
+    wait = await anyio.to_thread.run_sync(limiter.check, client)
     if wait:
         detail = message("web.rate_limited", limit=limiter.limit, seconds=wait)
         raise ApiError(429, "rate_limited", detail, headers={"Retry-After": str(wait)})

@@ -1,19 +1,18 @@
 """👍/👎 votes on the web page's answers (`POST /api/feedback`), stored in the usage log.
 
-A vote names its question by the id /api/ask gave out; the link is kept only when this process
-recorded that question for the same client and text, so a guessed or stale id neither fails the
-write (a foreign key) nor attaches a vote to someone else's question.
+A vote names its question by the id /api/ask gave out; the usage log keeps the link only when
+that id is a question the same client asked with that text (whichever process answered it), so a
+guessed or stale id neither fails the write (a foreign key) nor attaches a vote to someone else's
+question.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import Future
 from typing import Annotated
 
-from cachetools import FIFOCache
 from fastapi import APIRouter, Depends, Request, Response
 
 from bot.usage import UsageLog
@@ -26,7 +25,6 @@ from prompts import message
 logger = logging.getLogger(__name__)
 
 QUESTION_ID_HEADER = "X-Exporta-Question-Id"
-RECENT_QUESTIONS = 10_000  # ids a vote may still link to; older votes link by text in the report
 
 FEEDBACK_ERRORS = {
     413: {"model": ErrorOut, "description": "Cuerpo demasiado grande."},
@@ -44,30 +42,6 @@ FEEDBACK_ERRORS = {
 router = APIRouter()
 
 
-class RecentQuestions:
-    """The questions this process logged lately: id -> (client, question), oldest dropped."""
-
-    def __init__(self, size: int = RECENT_QUESTIONS) -> None:
-        self._asked: FIFOCache[int, tuple[str | None, str]] = FIFOCache(size)
-        self._lock = threading.Lock()  # filled from the usage log's threads
-
-    def remember(self, question_id: int, client: str | None, question: str) -> None:
-        with self._lock:
-            self._asked[question_id] = (client, _plain(question))
-
-    def confirmed(self, question_id: int | None, client: str | None, question: str) -> int | None:
-        """`question_id` if that client asked that question here, else None."""
-        if question_id is None:
-            return None
-        with self._lock:
-            asked = self._asked.get(question_id)
-        return question_id if asked == (client, _plain(question)) else None
-
-
-def _plain(question: str) -> str:
-    return " ".join(question.split())
-
-
 def client_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -75,18 +49,9 @@ def client_of(request: Request) -> str | None:
 async def logged_question_id(
     request: Request, logged: Future | None, question: str, wait: float
 ) -> int | None:
-    """The id the usage log gives the question, if it comes within `wait` seconds; either way
-    it is remembered for the votes that will name it."""
+    """The id the usage log gives the question, if it comes within `wait` seconds."""
     if logged is None:
         return None
-    recent = web(request).recent_questions
-    client = client_of(request)
-
-    def remember(done: Future) -> None:
-        if not done.cancelled() and done.exception() is None and done.result() is not None:
-            recent.remember(done.result(), client, question)
-
-    logged.add_done_callback(remember)
     try:
         return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(logged)), wait)
     except TimeoutError:
@@ -122,19 +87,14 @@ async def feedback(
     """Guarda un 👍 (`vote: 1`) o 👎 (`vote: -1`) sobre una respuesta, con la pregunta, la
     respuesta y sus fuentes, para el informe de uso del personal. La IP del cliente solo se
     guarda cifrada (hash con sal). Responde 204 al instante; el voto se escribe después."""
-    client = client_of(request)
-    question_id = web(request).recent_questions.confirmed(body.question_id, client, body.question)
-    if body.question_id is not None and question_id is None:
-        logger.info(
-            "Vote on question id %s kept without that link (not asked here)", body.question_id
-        )
     usage.submit_vote(
         channel="web",
-        user_id=client,
-        question_id=question_id,
+        user_id=client_of(request),
+        question_id=body.question_id,
         vote=body.vote,
         question=body.question,
         answer_text=body.answer,
         sources=[source.model_dump() for source in body.sources],
+        check_asker=True,  # the id came back from the client: it must be that client's question
     )
     return Response(status_code=204)

@@ -15,11 +15,14 @@ import asyncio
 import html
 import json
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -126,6 +129,7 @@ class FakeTelegram:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.bot = dict(BOT_USER)
+        self.folder = Path(tempfile.mkdtemp(prefix="fake-telegram-"))  # for what a test keeps
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
@@ -155,6 +159,7 @@ class FakeTelegram:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     # Driving the bot
 

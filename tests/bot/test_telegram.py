@@ -22,9 +22,7 @@ from telegram.request import HTTPXRequest
 
 from bot.cli import main
 from bot.telegram import build_application, webhook_router
-from bot.telegram.conversations import Conversations
 from bot.telegram.feedback import Feedback, MemoryFeedback, UsageFeedback
-from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.redaction import SecretRedactor
 from bot.telegram.render import PASSAGE_CHARS, split_html, tg_len, trim_passage
 from bot.telegram.webhook import SECRET_HEADER
@@ -83,7 +81,13 @@ class RecordingService:
 
 
 def telegram_settings(settings, fake: FakeTelegram, **changes):
-    base = {"telegram_token": SecretStr(fake.token), "telegram_base_url": fake.base_url}
+    """The bot's settings for this test's fake Telegram, with a database of its own (chat
+    histories and rate-limit windows are kept there, and must not carry over between tests)."""
+    base = {
+        "telegram_token": SecretStr(fake.token),
+        "telegram_base_url": fake.base_url,
+        "database_url": f"sqlite:///{fake.folder / 'exporta.db'}",
+    }
     return settings.model_copy(update={**base, **changes})
 
 
@@ -417,22 +421,6 @@ async def test_follow_up_gets_the_chat_history_and_nueva_forgets_it(service, ind
     assert plain(first).startswith(follow_up[0].answer)
 
 
-def test_conversations_keep_the_last_turns_and_expire_after_silence():
-    now = [0.0]
-    conversations = Conversations(max_turns=2, ttl_seconds=1800, clock=lambda: now[0])
-    for n in range(3):
-        conversations.remember(1, Turn(question=f"pregunta {n}", answer="respuesta"))
-    assert [t.question for t in conversations.history(1)] == ["pregunta 1", "pregunta 2"]
-    now[0] = 1799.0
-    assert len(conversations.history(1)) == 2
-    conversations.remember(1, Turn(question="pregunta 3"))  # activity restarts the idle clock
-    now[0] = 1799.0 + 1801.0
-    assert conversations.history(1) == []
-    conversations.remember(2, Turn(question="otra"))
-    conversations.forget(2)
-    assert conversations.history(2) == []
-
-
 @pytest.mark.anyio
 async def test_groups_answer_only_mentions_and_replies_without_echoing(service, indexed, fake):
     settings, _ = indexed
@@ -471,17 +459,6 @@ async def test_per_user_rate_limit_answers_politely_once(service, indexed, fake)
     assert len(mine) == 3 and len(recording.calls) == 3
     assert "2 preguntas por minuto" in plain(mine[2])
     assert "📄" in plain(fake.sent(502)[0])
-
-
-def test_user_rate_limiter_window_slides():
-    now = [0.0]
-    limiter = UserRateLimiter(2, clock=lambda: now[0])
-    assert limiter.check(1).allowed and limiter.check(1).allowed
-    refused = limiter.check(1)
-    assert not refused.allowed and refused.notify and refused.retry_in == 60
-    assert not limiter.check(1).notify
-    now[0] = 60.0
-    assert limiter.check(1).allowed
 
 
 @pytest.mark.anyio

@@ -22,7 +22,7 @@ from bot.settings import load_settings
 from bot.usage import UsageLog
 from bot.usage.tables import questions, votes
 from bot.web import api, create_app
-from bot.web.feedback import QUESTION_ID_HEADER, RecentQuestions
+from bot.web.feedback import QUESTION_ID_HEADER
 
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
 REF_KEYS = {"n", "doc_id", "chunk_id", "title", "page", "section"}
@@ -111,6 +111,28 @@ def test_the_stream_done_event_carries_the_question_id_only_with_a_usage_log(
     assert QUESTION_ID_HEADER not in plain_ask.headers
 
 
+@pytest.mark.usefixtures("on_both_databases")
+def test_a_vote_sent_to_another_server_process_is_linked_to_its_question(
+    service, settings, tmp_path, wait_for_ids
+):
+    """Two processes on one database (each its own app and usage log): asked on one, voted on
+    the other, the vote names the question (it was kept unlinked before)."""
+    shared = load_settings(data_dir=tmp_path / "usage")
+    one, other = UsageLog(shared), UsageLog(shared)
+    with (
+        TestClient(logged_app(service, settings, one)) as first,
+        TestClient(logged_app(service, settings, other)) as second,
+    ):
+        asked = first.post("/api/ask", json={"question": QUESTION})
+        question_id = int(asked.headers[QUESTION_ID_HEADER])
+        voted = second.post("/api/feedback", json=vote_on(asked.json(), -1, question_id))
+
+    assert voted.status_code == 204
+    other.flush(timeout=30)
+    [vote] = rows(other, votes)
+    assert vote.question_id == question_id
+
+
 def test_a_vote_naming_a_question_it_did_not_ask_is_kept_without_the_link(
     service, settings, usage, wait_for_ids
 ):
@@ -131,17 +153,6 @@ def test_a_vote_naming_a_question_it_did_not_ask_is_kept_without_the_link(
     assert [v.question_id for v in stored] == [None, None, None]
     assert len({v.user_hash for v in stored}) == 2
     assert "203.0.113.9" not in dump(usage)
-
-
-def test_recent_questions_forget_the_oldest():
-    recent = RecentQuestions(size=2)
-    for question_id in (1, 2, 3):
-        recent.remember(question_id, "10.0.0.1", f"pregunta  {question_id}")
-
-    assert recent.confirmed(1, "10.0.0.1", "pregunta 1") is None
-    assert recent.confirmed(3, "10.0.0.1", " pregunta 3 ") == 3  # spacing does not matter
-    assert recent.confirmed(3, "10.0.0.2", "pregunta 3") is None
-    assert recent.confirmed(None, "10.0.0.1", "pregunta 3") is None
 
 
 GOOD = {"question": QUESTION, "answer": "Respuesta [1]", "vote": 1}
