@@ -22,7 +22,7 @@ from bot.admin.audit import AuditLog
 from bot.admin.corpusfiles import PlannedDocument, clean_staging
 from bot.admin.errors import DocumentNotFound, JobBusy
 from bot.admin.joblog import Job, JobLog
-from bot.admin.lock import JobLock
+from bot.admin.lock import job_lock
 from bot.admin.tasks import JobTask
 from bot.admin.uploads import Upload, UploadRejected, validate_upload
 from bot.admin.versions import VersionHistory
@@ -62,7 +62,7 @@ class JobRunner:
         self.audit = AuditLog(settings)
         self.versions = VersionHistory(settings)
         self.log = JobLog(settings)
-        self._lock = JobLock(settings.data_dir / "admin-job.lock")
+        self._lock = job_lock(settings)
         self._threads: dict[str, threading.Thread] = {}
         # Tests set this to stop ("kill") a job at a named step; see JobTask.checkpoint.
         self.checkpoint: Callable[[str], None] = lambda step: None
