@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,6 +189,50 @@ def _fresh_shared_state(request):
         for table in (rate_windows, conversations):
             if table.name in present:
                 conn.execute(delete(table))
+
+
+CHROMA = Path(sys.executable).with_name("chroma")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """Chroma's own server (`chroma run`) on a free port, for this test; its URL."""
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(CHROMA),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("chroma run did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
 
 
 def make_corpus(folder: Path) -> Path:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from bot.settings import load_settings
 from ingest import IndexService
@@ -18,48 +15,7 @@ from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
 from retrieval.vector_cache import VectorCache
 
-CHROMA = Path(sys.executable).with_name("chroma")
 FIXTURE_TXT = Path(__file__).parents[1] / "fixtures" / "corpus" / "plan-regional-demo.txt"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(CHROMA),
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
 
 
 def test_server_mode_indexes_and_answers(chroma_server, tmp_path, embedder):
