@@ -84,6 +84,8 @@ def connect(settings: Settings) -> Engine:
 @cache
 def _engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":  # a server that is down fails in seconds
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -117,6 +119,16 @@ class Bounded(TypeDecorator):
         if isinstance(value, str) and length and len(value) > length:
             return value[: length - 1] + "…"
         return value
+
+
+def reachable(settings: Settings) -> str | None:
+    """None if the database answers; else why not (the driver's words)."""
+    try:
+        with connect(settings).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    return None
 
 
 _creating = threading.Lock()

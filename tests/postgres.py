@@ -49,16 +49,24 @@ class Cluster:
     def __enter__(self) -> Cluster:
         self._run(binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500"
-        self._run(binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "30",
-                  "-l", str(self.folder / "log"), "start")  # fmt: skip
+        self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         try:
-            self._run(binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self.stop()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c max_connections=500")  # fmt: skip
+        self._run(binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "30",
+                  "-l", str(self.folder / "log"), "start")  # fmt: skip
+
+    def stop(self) -> None:
+        """The server goes away at once, as a crashed database server does."""
+        self._run(binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"

@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from bot.database import reachable
 from bot.streaming import streamed
 from bot.web.context import web
 from bot.web.deps import ERRORS, Service, check_rate_limit
@@ -177,12 +178,19 @@ async def healthz() -> dict:
     tags=["estado"],
 )
 async def readyz(request: Request) -> JSONResponse:
-    """200 si el índice está abierto y tiene documentos; 503 si no (con el motivo en español)."""
-    service = web(request).service
+    """200 si el índice está abierto y tiene documentos; 503 si no (con el motivo en español).
+    Con la base de datos caída se sigue respondiendo: 200 con `status: degraded` y, en
+    `degraded`, qué falta y por qué."""
+    context = web(request)
+    service = context.service
     if service is None:
         raise index_missing()
     records = await anyio.to_thread.run_sync(service.documents)
     if not records:
         raise index_missing()
-    chunks = sum(r.chunks for r in records)
-    return JSONResponse({"status": "ok", "documents": len(records), "chunks": chunks})
+    body = {"status": "ok", "documents": len(records), "chunks": sum(r.chunks for r in records)}
+    problem = await anyio.to_thread.run_sync(reachable, context.settings)
+    if problem is not None:
+        body["status"] = "degraded"
+        body["degraded"] = {"database": message("web.database_down", reason=problem)}
+    return JSONResponse(body)

@@ -174,6 +174,9 @@ class ErrorOut(BaseModel):
 
 
 class StatusOut(BaseModel):
-    status: str
+    status: str = Field(description="ok, o degraded si algo que no impide responder falla.")
     documents: int = 0
     chunks: int = 0
+    degraded: dict[str, str] | None = Field(
+        None, description="Lo que falla (p. ej. database) y por qué, en español."
+    )
