@@ -200,39 +200,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ChromaServer:
+    """`chroma run` over `folder` on a free port, which stays its port across restarts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [str(CHROMA), "run", "--path", str(self.folder), "--host", "127.0.0.1",
+                   "--port", str(self.port)]  # fmt: skip
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail("chroma run did not start within 60 s")
+
+    def stop(self) -> None:
+        """The server goes away (SIGKILL: as a crash, not a clean stop)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=20)
+            self._process = None
+
+
 @pytest.fixture
-def chroma_server(tmp_path):
-    """Chroma's own server (`chroma run`) on a free port, for this test; its URL."""
+def chroma(tmp_path):
+    """Chroma's own server for this test, started; `.stop()` and `.start()` it at will."""
     if not CHROMA.exists():
         pytest.skip("the chroma CLI is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(CHROMA),
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not start within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    server = ChromaServer(tmp_path / "server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chroma_server(chroma):
+    """The URL of Chroma's own server, for this test."""
+    return chroma.url
 
 
 def make_corpus(folder: Path) -> Path:

@@ -10,6 +10,7 @@ from conftest import free_port
 
 from bot.settings import load_settings
 from ingest import IndexService
+from prompts import message
 from retrieval.errors import StoreUnavailable
 from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
@@ -42,3 +43,32 @@ def test_store_down_is_a_clear_spanish_error(tmp_path):
         ChunkStore.open(settings)
     assert "No se pudo conectar con el almacén de vectores" in str(error.value)
     assert "servidor de Chroma" in str(error.value)
+
+
+def test_a_chroma_server_that_goes_away_is_a_spanish_503_then_answers_again(
+    chroma, tmp_path, embedder, caplog
+):
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURE_TXT, corpus / FIXTURE_TXT.name)
+    settings = load_settings(chroma_url=chroma.url, data_dir=tmp_path / "data")
+    IndexService(ChunkStore.open(settings), VectorCache.over(embedder)).index([corpus])
+    service = AnswerService(ChunkStore.open(settings), embedder, settings)
+    question = {"question": "que significa APPIM"}
+
+    with TestClient(create_app(service, settings)) as client:
+        assert client.post("/api/ask", json=question).status_code == 200
+        chroma.stop()
+        down = client.post("/api/ask", json=question)
+        chroma.start()  # back, on the same port: nothing restarts on our side
+        again = client.post("/api/ask", json=question)
+
+    assert down.status_code == 503 and down.json()["code"] == "index_unavailable"
+    assert down.json()["detail"] == message("web.unavailable")  # the address stays in the log
+    assert "Traceback" not in down.text
+    assert again.status_code == 200 and not again.json()["abstained"]
+    assert "Revisa que el servidor de Chroma esté en marcha" in caplog.text
