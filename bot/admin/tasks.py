@@ -3,6 +3,7 @@ them, then move each committed document's file into place."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from datetime import datetime
@@ -123,8 +124,7 @@ class JobTask:
             recovery.settle(self.action, self.plans, self.runner.index, self.settings,
                             self.runner.versions, self.job.id, self.requested_by,
                             utc_now())  # fmt: skip
-            reason = str(exc) if isinstance(exc, ExportaError) else type(exc).__name__
-            self._finish("failed", message("admin.job_failed", reason=reason))
+            self._finish("failed", message("admin.job_failed", reason=_reason(exc)))
             if self.raise_errors:
                 raise
         finally:
@@ -216,6 +216,23 @@ class JobTask:
                      errors=list(self.report.failed))  # fmt: skip
         target = ", ".join(self.job.doc_ids) or self.action
         self.runner.audit.record(self.requested_by, self.action, target, state, summary)
+
+
+def _reason(error: BaseException) -> str:
+    """Why a job failed, for the staff: a domain error's Spanish text, a full disk said as such
+    (SQLite, Chroma and the file system each word it their own way), else the error's kind."""
+    if isinstance(error, ExportaError):
+        return str(error)
+    cause: BaseException | None = error
+    while cause is not None:
+        full = isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+        if full or any(words in str(cause).lower() for words in _DISK_FULL):
+            return message("admin.disk_full")
+        cause = cause.__cause__ or cause.__context__
+    return type(error).__name__
+
+
+_DISK_FULL = ("disk is full", "no space left on device")
 
 
 def _reindexed_version(doc_id, old, record, task: JobTask) -> DocumentVersion:

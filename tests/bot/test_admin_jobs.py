@@ -351,11 +351,18 @@ sys.exit(0)
 """
 
 
+@pytest.mark.parametrize("setup", ["embedded", "chroma run + PostgreSQL"])
 def test_a_process_killed_during_staging_leaves_the_old_version_answering(
-    tmp_path, fixture_corpus, embedder
+    tmp_path, fixture_corpus, embedder, setup, request, monkeypatch
 ):
+    """kill -9 of the process mid-reindex: embedded Chroma and SQLite, or the servers' setup."""
     from bot.settings import load_settings
 
+    if setup != "embedded":  # the killed process and this one read them from the environment
+        monkeypatch.setenv("EXPORTA_CHROMA_URL", request.getfixturevalue("chroma_server"))
+        monkeypatch.setenv(
+            "EXPORTA_DATABASE_URL", request.getfixturevalue("postgres").new_database()
+        )
     settings = load_settings(data_dir=tmp_path / "data", corpus_dir=fixture_corpus)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     died = subprocess.run(
@@ -418,3 +425,51 @@ def test_documents_api_shows_each_version_without_staff_identities(runner, setti
     assert detail["history"] == history
     assert [h["action"] for h in documents["politica-demo"]["history"]] == ["added"]
     assert "10.1.2.3" not in str(documents) and "777" not in str(documents)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MB tmpfs, as a data folder's disk that can fill up (needs root, as in CI)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_disk_that_fills_during_a_reindex_fails_the_job_and_keeps_the_old_version(
+    small_disk, tmp_path, fixture_corpus, passages, pdf_builder
+):
+    from bot.settings import load_settings
+
+    settings = load_settings(
+        data_dir=small_disk / "data",  # the index fills the disk; the database is elsewhere
+        corpus_dir=fixture_corpus,
+        database_url=f"sqlite:///{tmp_path / 'exporta.db'}",
+    )
+    runner = JobRunner(settings, index_service(settings, lambda: passages))
+    assert not runner.ingest_now([fixture_corpus], "cli:prueba", progress=False).failed
+    service = AnswerService(ChunkStore.open(settings), passages, settings)
+    before = manifest(settings)
+    filler = small_disk / "relleno"
+    with filler.open("wb") as out:  # leave the index almost no room
+        while os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize > 64 * 1024:
+            out.write(b"\0" * 64 * 1024)
+            out.flush()
+    pages = [
+        [f"{QUINUA} Lote {i}: " + "certificación orgánica y trazabilidad " * 20] for i in range(40)
+    ]
+    data = pdf_builder(tmp_path / "grande.pdf", pages).read_bytes()
+
+    job = runner.wait(
+        runner.replace_document("plan-regional-demo", Upload("v2.pdf", data), "web:1").id
+    )
+
+    assert job.state == "failed" and message("admin.disk_full") in job.summary
+    filler.unlink()  # the disk has room again: the old version was never touched
+    assert manifest(settings) == before
+    assert answered_by(service, "que significa APPIM") == "plan-regional-demo"
+    assert runner.running() is None
