@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -189,3 +190,12 @@ class Periodic:
                 return False
             self._last = now  # a failed chore is retried after `every`, not on every call
             return True
+
+    def run(self, chore: Callable[[datetime], object], now: datetime, what: str) -> None:
+        """`chore(now)` if it is due; a failure is logged (the driver's words), never raised."""
+        if not self.due(now):
+            return
+        try:
+            chore(now)
+        except Exception as exc:
+            logger.error("%s failed: %s", what, getattr(exc, "orig", None) or exc)

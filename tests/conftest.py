@@ -19,6 +19,17 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+# The answer contract (`exporta ask --json`, /api/ask): its keys and a source's, as README shows.
+CONTRACT_KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "sources",
+    "timings_ms",
+    "written_by",
+    "dropped_sentences",
+}
+SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 # CI sets it: there a missing PostgreSQL fails the run instead of leaving its tests out (read
 # before the session seals every EXPORTA_* variable away).
 POSTGRES_REQUIRED = os.environ.get("EXPORTA_TEST_POSTGRES") == "required"

@@ -118,10 +118,4 @@ class AuditLog:
 
     def purge_if_due(self, now: datetime | None = None) -> None:
         """Purge at the first entry and then at most once an hour; never raises."""
-        moment = now or utc_now()
-        if not self._purges.due(moment):
-            return
-        try:
-            self.purge(moment)
-        except Exception:
-            logger.exception("Audit log: old entries not purged")
+        self._purges.run(self.purge, now or utc_now(), "Audit log: purging old entries")

@@ -190,13 +190,7 @@ class UsageLog:
 
     def purge_if_due(self, now: datetime | None = None) -> None:
         """Purge at start-up and then at most once an hour (called on writes); never raises."""
-        moment = now or utc_now()
-        if not self._purges.due(moment):
-            return
-        try:
-            self.purge(moment)
-        except Exception as exc:
-            logger.error("Usage log: old rows not purged: %s", _reason(exc))
+        self._purges.run(self.purge, now or utc_now(), "Usage log: purging old rows")
 
     # Reading
 

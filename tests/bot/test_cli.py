@@ -8,21 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CONTRACT_KEYS, SOURCE_KEYS
 
 from bot.cli import main
 from prompts import message
 from retrieval.store import ChunkStore
 
-CONTRACT_KEYS = {
-    "question",
-    "answer",
-    "abstained",
-    "sources",
-    "timings_ms",
-    "written_by",
-    "dropped_sentences",
-}
-SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 TIMING_KEYS = {"retrieve", "answer", "total"}
 EXPORTA = Path(sys.executable).with_name("exporta")
 

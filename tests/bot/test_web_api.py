@@ -16,6 +16,7 @@ from unittest.mock import ANY
 
 import httpx
 import pytest
+from conftest import CONTRACT_KEYS, SOURCE_KEYS
 from fastapi.testclient import TestClient
 
 from bot.ratelimit import RateLimiter
@@ -29,16 +30,6 @@ from retrieval.vector_cache import VectorCache
 
 QUESTION = "cuantos productores de oregano deben capacitarse en secado?"
 OFF_TOPIC = "¿cuál es la receta del ceviche de conchas negras?"
-CONTRACT_KEYS = {
-    "question",
-    "answer",
-    "abstained",
-    "sources",
-    "timings_ms",
-    "written_by",
-    "dropped_sentences",
-}
-SOURCE_KEYS = {"n", "doc_id", "title", "page", "section", "chunk_id", "text", "score", "facts"}
 CITATION = re.compile(r"\[\d+\]")
 
 
