@@ -660,6 +660,28 @@ async def test_a_model_answer_is_one_message_edited_as_it_is_written(indexed, em
 
 
 @pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
+async def test_a_429_on_an_edit_is_waited_out_and_the_answer_still_finishes(
+    indexed, embedder, fake, llm
+):
+    from fake_llm import Reply, grounded, llm_service, tokens
+
+    service = llm_service(indexed, embedder, llm, "openai")
+    _, sentence = grounded(service)
+    llm.script(Reply(tokens(" ".join([sentence] * 3)), pace=0.12))
+    fake.fail_next("editMessageText", retry_after=1)
+
+    async with polling(service, indexed[0], fake):
+        fake.send_text(QUESTION)
+        await fake.wait_for(lambda: fake.shown() and buttons_of(fake.shown()[0]), timeout=20)
+        [shown] = fake.shown()
+
+    tries = fake.calls_to("editMessageText", ok_only=False)
+    assert tries[0].status == 429 and tries[1].at - tries[0].at >= 1.0  # retry_after respected
+    assert shown["text"].startswith(sentence) and "📄" in shown["text"]
+
+
+@pytest.mark.anyio
 async def test_a_model_that_fails_still_gets_the_user_the_quoted_answer(
     indexed, embedder, fake, llm
 ):
