@@ -75,7 +75,7 @@ class ExportaBot:
             settings, HISTORY_TURNS, settings.telegram_history_ttl_seconds, clock=clock
         )
         self.limiter = UserRateLimiter(settings, settings.telegram_rate_limit_per_minute, clock)
-        self.answers = RecentAnswers()
+        self.answers = RecentAnswers(settings, clock)
         self.examples = message("telegram.examples").splitlines()
         self.history_minutes = settings.telegram_history_ttl_seconds // 60
 
@@ -195,7 +195,7 @@ class ExportaBot:
         )  # fmt: skip
         turn = Turn(question=answer.question, answer=answer.answer)
         await asyncio.to_thread(self.conversations.remember, chat.id, turn)
-        answer_id = self.answers.add(answer, chat.id, recorded)
+        answer_id = await asyncio.to_thread(self.answers.add, answer, chat.id, recorded)
         await draft.finish(render_answer(answer), answer_keyboard(answer_id))
 
     def _record(
@@ -257,7 +257,7 @@ class ExportaBot:
 
     async def on_passages(self, update: Update, context: Context) -> None:
         query = update.callback_query
-        sent = self.answers.get(query.data.split(":")[1])
+        sent = await asyncio.to_thread(self.answers.get, query.data.split(":")[1])
         if sent is None:
             await query.answer(message("telegram.answer_expired"))
             return
@@ -272,14 +272,13 @@ class ExportaBot:
     async def on_vote(self, update: Update, context: Context) -> None:
         query = update.callback_query
         _, answer_id, vote = query.data.split(":")
-        sent = self.answers.get(answer_id)
+        sent = await asyncio.to_thread(self.answers.get, answer_id)
         if sent is None:
             await query.answer(message("telegram.answer_expired"))
             return
-        if query.from_user.id in sent.voters:
+        if not await asyncio.to_thread(self.answers.vote, answer_id, query.from_user.id):
             await query.answer(message("telegram.feedback_repeated"))
             return
-        sent.voters.add(query.from_user.id)
         if self.feedback is not None:
             chat_type = update.effective_chat.type if update.effective_chat else ""
             feedback = Feedback.about(
@@ -365,8 +364,8 @@ class Draft:
 
 async def question_id(sent: SentAnswer) -> int | None:
     """The usage log's id of the answered question (written by now, unless the database lags)."""
-    if sent.recorded is None:
-        return None
+    if sent.question_id is not None or sent.recorded is None:
+        return sent.question_id
     if not sent.recorded.done():
         await asyncio.wait([asyncio.wrap_future(sent.recorded)], timeout=QUESTION_ID_WAIT_SECONDS)
     return sent.recorded.result() if sent.recorded.done() else None

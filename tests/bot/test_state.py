@@ -98,3 +98,26 @@ def test_without_the_database_each_process_keeps_its_own_window_and_no_history(t
     assert chats.history(1) == []
     assert "counted in this process only" in caplog.text and "history unavailable" in caplog.text
     assert RateLimiter(1).check("a") == 0
+
+
+def test_an_answer_s_buttons_work_on_any_process_and_a_vote_counts_once(settings):
+    from concurrent.futures import Future
+
+    from bot.telegram.conversations import KEEP_SECONDS, RecentAnswers
+    from retrieval.contract import Answer
+
+    now = [1_000.0]
+    sender, other = (RecentAnswers(settings, clock=lambda: now[0]) for _ in range(2))
+    answer = Answer(question="¿Qué es la VUCE?", answer="La ventanilla única [1].", abstained=False)
+    recorded: Future = Future()
+    answer_id = sender.add(answer, chat_id=77, recorded=recorded)
+
+    seen = other.get(answer_id)
+    assert (seen.answer, seen.chat_id, seen.question_id) == (answer, 77, None)
+    recorded.set_result(41)  # the usage log wrote the question
+    assert other.get(answer_id).question_id == 41
+    assert other.vote(answer_id, 5) and not sender.vote(answer_id, 5)  # once, whoever counts
+    assert sender.vote(answer_id, 6)
+    assert other.get("no-existe") is None
+    now[0] += KEEP_SECONDS + 1
+    assert other.get(answer_id) is None  # expired for a process that did not send it
