@@ -122,6 +122,20 @@ class Bounded(TypeDecorator):
         return value
 
 
+_created: set[tuple[str, str]] = set()  # (database URL, table) made by this process
+
+
+def ready(settings: Settings, *tables: Table) -> Engine:
+    """The engine, with `tables` created on first use (a database down at start-up is fine: the
+    first call after it returns creates them)."""
+    engine, url = connect(settings), settings.sql_url()
+    missing = [table for table in tables if (url, table.name) not in _created]
+    if missing:
+        create_tables(engine, *missing)
+        _created.update((url, table.name) for table in missing)
+    return engine
+
+
 def reachable(settings: Settings) -> str | None:
     """None if the database answers; else why not (the driver's words)."""
     try:

@@ -21,7 +21,7 @@ from sqlalchemy import Column, Connection, Float, Table, Text, delete, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import Bounded, connect, create_tables, metadata
+from bot.database import Bounded, metadata, ready
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from retrieval.contract import Turn
@@ -87,7 +87,6 @@ class SharedRateLimiter:
         self._settings = settings
         self._local = RateLimiter(limit, window, clock)  # while the database fails
         self._sweep = _Swept(rate_windows, window)
-        self._ready = False
 
     def check(self, client: Hashable) -> int:
         if self.limit <= 0:
@@ -100,11 +99,7 @@ class SharedRateLimiter:
 
     def _check(self, key: str) -> int:
         now = self._clock()
-        engine = connect(self._settings)
-        if not self._ready:
-            create_tables(engine, rate_windows)
-            self._ready = True
-        with engine.begin() as conn:
+        with ready(self._settings, rate_windows).begin() as conn:
             row = _locked_row(conn, rate_windows, key, now, hits="[]")
             hits = [t for t in json.loads(row.hits) if t > now - self.window]
             wait = 0
@@ -136,7 +131,6 @@ class SharedConversations:
         self._settings, self.max_turns, self.ttl = settings, max_turns, ttl_seconds
         self.scope, self._clock = scope, clock
         self._sweep = _Swept(conversations, ttl_seconds)
-        self._ready = False
 
     def history(self, chat_id: int) -> list[Turn]:
         now = self._clock()
@@ -179,8 +173,4 @@ class SharedConversations:
         return f"{self.scope}:{chat_id}"
 
     def _engine(self):
-        engine = connect(self._settings)
-        if not self._ready:
-            create_tables(engine, conversations)
-            self._ready = True
-        return engine
+        return ready(self._settings, conversations)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import Bounded, connect, create_tables, metadata
+from bot.database import Bounded, metadata, ready
 from bot.settings import Settings
 from retrieval.contract import Answer
 
@@ -68,7 +68,6 @@ class RecentAnswers:
     def __init__(self, settings: Settings, clock=time.time) -> None:
         self._settings, self._clock = settings, clock
         self._local: FIFOCache[str, SentAnswer] = FIFOCache(LOCAL_ANSWERS)
-        self._ready = False
 
     def add(self, answer: Answer, chat_id: int, recorded: Future[int | None] | None = None) -> str:
         answer_id = secrets.token_urlsafe(6)  # 8 characters
@@ -148,8 +147,4 @@ class RecentAnswers:
             logger.warning("Question id of a sent answer not kept (database: %s)", exc)
 
     def _engine(self):
-        engine = connect(self._settings)
-        if not self._ready:
-            create_tables(engine, sent_answers)
-            self._ready = True
-        return engine
+        return ready(self._settings, sent_answers)
