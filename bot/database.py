@@ -136,13 +136,19 @@ def ready(settings: Settings, *tables: Table) -> Engine:
     return engine
 
 
+def driver_message(error: Exception) -> str:
+    """A database error as the driver words it, without the SQL and its parameters (a question,
+    a user hash, a client address): what the logs and /readyz may show."""
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0][:300]
+
+
 def reachable(settings: Settings) -> str | None:
     """None if the database answers; else why not (the driver's words)."""
     try:
         with connect(settings).connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        return driver_message(exc)
     return None
 
 
@@ -212,4 +218,4 @@ class Periodic:
         try:
             chore(now)
         except Exception as exc:
-            logger.error("%s failed: %s", what, getattr(exc, "orig", None) or exc)
+            logger.error("%s failed: %s", what, driver_message(exc))

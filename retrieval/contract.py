@@ -157,7 +157,7 @@ class Facts(_Fact):
         return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False, sort_keys=True)
 
 
-_CITED = re.compile(r"\[(\d+)\]")
+CITATION = re.compile(r"\[(\d+)\]")  # "[2]" in an answer: its source number
 EXAMPLE_QUESTION = (
     "¿Quién es responsable de proveer información de mercados destino en el PERX Moquegua?"
 )
@@ -195,7 +195,7 @@ class Source(BaseModel):
 
 def cited_sources(text: str, sources: list[Source]) -> list[Source]:
     """The sources `text` cites with [n], or all of them when it cites none (every channel)."""
-    numbers = {int(n) for n in _CITED.findall(text)}
+    numbers = {int(n) for n in CITATION.findall(text)}
     return [s for s in sources if s.n in numbers] or list(sources)
 
 

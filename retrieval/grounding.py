@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from retrieval.contract import CITATION
 from retrieval.text import fold_accents
 
 logger = logging.getLogger(__name__)
 
-CITATION = re.compile(r"\[(\d+)\]")
 _CITATIONS = r"(?:\s*\[\d+\])*"
 # A sentence ends at . ! ? … (then its citations) before the next word, or at a line break.
 _SENTENCE = re.compile(rf"(.*?(?:[.!?…]{_CITATIONS}(?=\s+[^\s\[])|\n))\s*", re.S)

@@ -9,6 +9,7 @@ What the model writes is checked by retrieval/grounding.py before anyone sees it
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -25,42 +26,38 @@ class LlmUnavailable(ExportaError):
     """The model did not answer in time or answered with an error; the quoted answer is given."""
 
 
+# Provider -> (module, class) of its LangChain chat model, imported only when configured.
+CHAT_MODELS = {
+    "openai": ("langchain_openai", "ChatOpenAI"),
+    "ollama": ("langchain_ollama", "ChatOllama"),
+}
+
+
 def chat_model(settings: RetrievalSettings):
     """The configured LangChain chat model (never retried: a failure falls back at once)."""
     provider, model = settings.llm_provider, settings.llm_model
     if not model:
         raise ConfigurationError("llm.missing_model", provider=provider)
+    module, name = CHAT_MODELS[provider]
+    try:
+        chat_class = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        package = module.replace("_", "-")
+        raise ConfigurationError("llm.missing_extra", package=package, provider=provider) from exc
     key = settings.llm_api_key.get_secret_value()
+    common = {"model": model, "base_url": settings.llm_base_url or None,
+              "temperature": settings.llm_temperature}  # fmt: skip
     if provider == "openai":
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError as exc:
-            raise ConfigurationError(
-                "llm.missing_extra", package="langchain-openai", provider=provider
-            ) from exc
-        return ChatOpenAI(
-            model=model,
-            base_url=settings.llm_base_url or None,
+        return chat_class(
+            **common,
             api_key=key or "sin-clave",  # local servers need none, the client needs one
             timeout=settings.llm_timeout_seconds,
-            temperature=settings.llm_temperature,
             max_retries=0,
         )
-    if provider == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError as exc:
-            raise ConfigurationError(
-                "llm.missing_extra", package="langchain-ollama", provider=provider
-            ) from exc
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return ChatOllama(
-            model=model,
-            base_url=settings.llm_base_url or None,
-            temperature=settings.llm_temperature,
-            client_kwargs={"timeout": settings.llm_timeout_seconds, "headers": headers},
-        )
-    raise ConfigurationError("llm.missing_model", provider=provider)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return chat_class(
+        **common, client_kwargs={"timeout": settings.llm_timeout_seconds, "headers": headers}
+    )
 
 
 class LlmComposer:

@@ -9,12 +9,12 @@ live in `retrieval/models/answer_policy.json`; answering needs only numpy.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.contract import CITATION
 from retrieval.errors import PolicyMissing
 from retrieval.features import (
     ABSTENTION_FEATURES,
@@ -30,7 +30,6 @@ from retrieval.glossary import mentions
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
-_CITED = re.compile(r"\[(\d+)\]")
 MIN_NEW_TERMS = 0.25  # a further unit must say at least this share of words not quoted yet
 
 
@@ -146,9 +145,8 @@ class AnswerPolicy:
         uncertain = p_out >= self.uncertain_at
         budget = max_chars - (uncertain_note if uncertain else 0)
         quotes = select_quotes(delib, unit_p, self.keep_ratio, budget)
-        return Decision(
-            not quotes, uncertain, quotes, select_evidence(delib, unit_p, evidence_chars)
-        )
+        evidence = select_evidence(delib, unit_p, evidence_chars) if evidence_chars else {}
+        return Decision(not quotes, uncertain, quotes, evidence)
 
     def to_dict(self) -> dict:
         return {
@@ -235,9 +233,9 @@ def select_evidence(delib: Deliberation, unit_p: np.ndarray, max_chars: int) -> 
     picked: dict[int, dict[int, str]] = {}  # source -> unit position -> text
     used = 0
     for k, line in enumerate(delib.definitions):  # positions below 0: before the source's units
-        cited = _CITED.search(line)
+        cited = CITATION.search(line)
         n = int(cited.group(1)) if cited else 1
-        picked.setdefault(n, {})[k - len(delib.definitions)] = _CITED.sub("", line).strip()
+        picked.setdefault(n, {})[k - len(delib.definitions)] = CITATION.sub("", line).strip()
         used += len(line)
     for i in np.argsort(-unit_p, kind="stable") if unit_p.size else []:
         c = delib.candidates[i]

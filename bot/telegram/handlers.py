@@ -23,10 +23,9 @@ from telegram.ext import (
 )
 
 from bot.settings import Settings
-from bot.state import SharedConversations
+from bot.state import SentAnswer, SharedAnswers, SharedConversations
 from bot.streaming import streamed
 from bot.telegram.chat import NO_PREVIEW, addressed_question, send_html, thread_of
-from bot.telegram.conversations import RecentAnswers, SentAnswer
 from bot.telegram.feedback import Feedback, FeedbackRecorder
 from bot.telegram.ratelimit import UserRateLimiter
 from bot.telegram.render import (
@@ -75,7 +74,7 @@ class ExportaBot:
             settings, HISTORY_TURNS, settings.telegram_history_ttl_seconds, clock=clock
         )
         self.limiter = UserRateLimiter(settings, settings.telegram_rate_limit_per_minute, clock)
-        self.answers = RecentAnswers(settings, clock)
+        self.answers = SharedAnswers(settings, clock)
         self.examples = message("telegram.examples").splitlines()
         self.history_minutes = settings.telegram_history_ttl_seconds // 60
 
@@ -181,7 +180,7 @@ class ExportaBot:
         thread = thread_of(origin)
         draft = Draft(bot, chat.id, reply_to, thread)
         try:
-            if getattr(self.service, "writes", False):  # a model writes: show it as it does
+            if self.service.writes:  # a model writes: show its text as it does
                 answer = await self._answer_drafting(draft, question, history)
             else:
                 answer = await self._answer_typing(bot, chat.id, question, history)

@@ -19,7 +19,14 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import PURGE_EVERY, Periodic, connect, create_tables, utc_now
+from bot.database import (
+    PURGE_EVERY,
+    Periodic,
+    connect,
+    create_tables,
+    driver_message,
+    utc_now,
+)
 from bot.settings import Settings
 from bot.usage.identity import UserHasher, load_salt
 from bot.usage.report import UsageReport, UsageUnavailable, build_report
@@ -51,11 +58,6 @@ def storable(text: str) -> str:
     question is still logged, as it was sent)."""
     text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text.replace("\x00", "\ufffd")
-
-
-def _reason(error: Exception) -> str:
-    """The driver's message, without the SQL and its parameters (a question, a user hash)."""
-    return str(getattr(error, "orig", None) or error)
 
 
 def _nothing() -> Future:
@@ -200,7 +202,7 @@ class UsageLog:
             with self._begin() as conn:
                 return build_report(conn, since)
         except (SQLAlchemyError, OSError) as exc:
-            logger.error("Usage report failed: %s", _reason(exc))
+            logger.error("Usage report failed: %s", driver_message(exc))
             raise UsageUnavailable("usage.unavailable") from exc
 
     # Plumbing
@@ -225,7 +227,9 @@ class UsageLog:
             with self._begin() as conn:
                 result = statement(conn)
         except SQLAlchemyError as exc:
-            logger.error("Usage log: %s not recorded (database error: %s)", what, _reason(exc))
+            logger.error(
+                "Usage log: %s not recorded (database error: %s)", what, driver_message(exc)
+            )
             return None
         except Exception:
             logger.exception("Usage log: %s not recorded", what)

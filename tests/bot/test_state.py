@@ -103,11 +103,11 @@ def test_without_the_database_each_process_keeps_its_own_window_and_no_history(t
 def test_an_answer_s_buttons_work_on_any_process_and_a_vote_counts_once(settings):
     from concurrent.futures import Future
 
-    from bot.telegram.conversations import KEEP_SECONDS, RecentAnswers
+    from bot.state import KEEP_ANSWERS_SECONDS, SharedAnswers
     from retrieval.contract import Answer
 
     now = [1_000.0]
-    sender, other = (RecentAnswers(settings, clock=lambda: now[0]) for _ in range(2))
+    sender, other = (SharedAnswers(settings, clock=lambda: now[0]) for _ in range(2))
     answer = Answer(question="¿Qué es la VUCE?", answer="La ventanilla única [1].", abstained=False)
     recorded: Future = Future()
     answer_id = sender.add(answer, chat_id=77, recorded=recorded)
@@ -119,5 +119,5 @@ def test_an_answer_s_buttons_work_on_any_process_and_a_vote_counts_once(settings
     assert other.vote(answer_id, 5) and not sender.vote(answer_id, 5)  # once, whoever counts
     assert sender.vote(answer_id, 6)
     assert other.get("no-existe") is None
-    now[0] += KEEP_SECONDS + 1
+    now[0] += KEEP_ANSWERS_SECONDS + 1
     assert other.get(answer_id) is None  # expired for a process that did not send it

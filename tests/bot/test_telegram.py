@@ -66,6 +66,8 @@ def fake():
 class RecordingService:
     """The real service, noting each question and the history it came with."""
 
+    writes = False  # answers are quoted, not drafted by a model
+
     def __init__(self, inner, failure: Exception | None = None) -> None:
         self.inner, self.failure = inner, failure
         self.calls: list[tuple[str, list[Turn]]] = []
