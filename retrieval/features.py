@@ -83,9 +83,11 @@ QUESTION_FEATURES = [
     *(f"kind={k.value}" for k in KINDS),
 ]
 # The abstention classifier also reads the question's own e5 vector: what kind of thing it asks
-# for (a price, a phone number, today's office holder), whatever its words.
+# for (a price, a phone number, today's office holder), whatever its words. The scope classifier
+# reads it alone: is this about export documents at all, or a joke, a recipe, an instruction?
 QUESTION_VECTOR_DIM = 384
-ABSTENTION_FEATURES = [*QUESTION_FEATURES, *(f"e5_{i}" for i in range(QUESTION_VECTOR_DIM))]
+SCOPE_FEATURES = [f"e5_{i}" for i in range(QUESTION_VECTOR_DIM)]
+ABSTENTION_FEATURES = [*QUESTION_FEATURES, *SCOPE_FEATURES]
 
 
 @dataclass

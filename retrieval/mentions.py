@@ -71,16 +71,14 @@ def named_documents(question: str, names: dict[str, set[frozenset[str]]]) -> lis
 
 
 def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[Retrieved]:
-    """The ranking with each named document's best passage among the first k."""
-    keep = []
-    for doc_id in named:
-        best = next((r for r in ranked if r.chunk.doc_id == doc_id), None)
-        if best is not None:
-            keep.append(best.chunk.chunk_id)
-    kept = set(keep[:k])
-    for r in ranked:
-        if len(kept) >= k:
-            break
-        kept.add(r.chunk.chunk_id)
-    first = [r for r in ranked if r.chunk.chunk_id in kept]
-    return first + [r for r in ranked if r.chunk.chunk_id not in kept]
+    """The ranking with its first k places shared in turn by the named documents (each one's
+    best passage, then each one's second best, …), then the rest in their order."""
+    by_doc = {d: [r for r in ranked if r.chunk.doc_id == d] for d in named}
+    first: list[Retrieved] = []
+    for depth in range(k):
+        for doc_id in named:
+            if len(first) < k and depth < len(by_doc[doc_id]):
+                first.append(by_doc[doc_id][depth])
+    taken = {r.chunk.chunk_id for r in first}
+    first.sort(key=ranked.index)
+    return first + [r for r in ranked if r.chunk.chunk_id not in taken]

@@ -21,6 +21,7 @@ from retrieval.features import (
     KINDS,
     QUESTION_FEATURES,
     QUESTION_VECTOR_DIM,
+    SCOPE_FEATURES,
     UNIT_FEATURES,
     Candidate,
     QuestionView,
@@ -95,6 +96,15 @@ class Decision:
     uncertain: bool  # answered, but the match is not clear: said so
     quotes: list[str]
     evidence: dict[int, str] = field(default_factory=dict)  # what a composer (an LLM) reads
+    out_of_scope: bool = False  # not about the documents' subject: said so, with no sources
+
+
+def own_vector(delib: Deliberation) -> np.ndarray:
+    """The question's e5 vector (SCOPE_FEATURES)."""
+    own = np.zeros(QUESTION_VECTOR_DIM)
+    vector = np.asarray(delib.view.vector, dtype=np.float64).ravel()[:QUESTION_VECTOR_DIM]
+    own[: vector.size] = vector
+    return own
 
 
 def question_vector(delib: Deliberation, unit_p: np.ndarray) -> np.ndarray:
@@ -111,16 +121,15 @@ def question_vector(delib: Deliberation, unit_p: np.ndarray) -> np.ndarray:
     f["glossary"] = float(bool(delib.definitions))
     for kind in KINDS:
         f[f"kind={kind.value}"] = float(delib.view.kind is kind)
-    own = np.zeros(QUESTION_VECTOR_DIM)
-    vector = np.asarray(delib.view.vector, dtype=np.float64).ravel()[:QUESTION_VECTOR_DIM]
-    own[: vector.size] = vector
-    return np.concatenate([[f[name] for name in QUESTION_FEATURES], own])
+    return np.concatenate([[f[name] for name in QUESTION_FEATURES], own_vector(delib)])
 
 
 @dataclass
 class AnswerPolicy:
     units: LogisticModel
+    scope: LogisticModel  # probability that the question is not about the documents' subject
     abstention: LogisticModel  # probability that the documents do not cover the question
+    scope_at: float  # a question the scope classifier rates at least this is out of scope
     abstain_at: float
     uncertain_at: float
     keep_ratio: float  # units scoring at least this share of the best one are quoted too
@@ -138,6 +147,11 @@ class AnswerPolicy:
         within `evidence_chars`."""
         unit_p = self.units.probability(delib.units_x())
         p_out = float(self.abstention.probability(question_vector(delib, unit_p)[None, :])[0])
+        # Out of scope: the question reads like no export document (a joke, a recipe, an order
+        # to the assistant) and the documents do not clearly cover it (a bare acronym may read
+        # odd to the scope classifier while its expansion is found).
+        if p_out >= self.uncertain_at and self.out_of_scope(delib):
+            return Decision(True, False, [], out_of_scope=True)
         if not delib.candidates and not delib.definitions:
             return Decision(True, False, [])
         if p_out >= self.abstain_at:
@@ -148,10 +162,17 @@ class AnswerPolicy:
         evidence = select_evidence(delib, unit_p, evidence_chars) if evidence_chars else {}
         return Decision(not quotes, uncertain, quotes, evidence)
 
+    def out_of_scope(self, delib: Deliberation) -> bool:
+        """Not about the documents' subject at all: a joke, a recipe, an order to the assistant."""
+        p = float(self.scope.probability(own_vector(delib)[None, :])[0])
+        return p >= self.scope_at
+
     def to_dict(self) -> dict:
         return {
             "units": self.units.to_dict(),
+            "scope": self.scope.to_dict(),
             "abstention": self.abstention.to_dict(),
+            "scope_at": round(self.scope_at, 6),
             "abstain_at": round(self.abstain_at, 6),
             "uncertain_at": round(self.uncertain_at, 6),
             "keep_ratio": self.keep_ratio,
@@ -162,7 +183,9 @@ class AnswerPolicy:
     def from_dict(cls, data: dict) -> AnswerPolicy:
         return cls(
             LogisticModel.from_dict(data["units"], UNIT_FEATURES),
+            LogisticModel.from_dict(data.get("scope", {"names": []}), SCOPE_FEATURES),
             LogisticModel.from_dict(data["abstention"], ABSTENTION_FEATURES),
+            float(data.get("scope_at", 1.0)),
             float(data["abstain_at"]),
             float(data["uncertain_at"]),
             float(data["keep_ratio"]),

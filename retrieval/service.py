@@ -170,7 +170,6 @@ class AnswerService:
         history = list(history or [])
         query = self._standalone(question, history)
         delib, sources = self.deliberate(query, k, index)
-        yield Event("sources", sources)
         # "¿y en 2025?", "¿y quién lo provee?" with nothing before: there is no topic to answer.
         no_topic = all(t.isdigit() for t in delib.view.terms) or (
             not history and _ELLIPTICAL.match(question) is not None
@@ -186,6 +185,9 @@ class AnswerService:
             decision = index.policy.decide(
                 delib, self.settings.max_answer_chars, note, evidence_chars
             )
+        if decision.out_of_scope:  # a joke, a recipe, an order: no passage is near it
+            sources = []
+        yield Event("sources", sources)
         written_by, dropped, text = "quotes", 0, ""
         if not decision.abstained and self._composer is not None:
             guard = Guard(decision.evidence)
@@ -203,7 +205,9 @@ class AnswerService:
             text = " ".join(decision.quotes)
             if decision.uncertain:
                 text = message("answer.uncertain", answer=text)
-        if not text:
+        if decision.out_of_scope:
+            text = message("answer.out_of_scope")
+        elif not text:
             abstained, text = True, message("answer.abstain")
         if written_by == "quotes":
             for piece in answer_pieces(text):

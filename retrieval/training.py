@@ -9,11 +9,13 @@ folds, never on the fold being scored.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,11 +28,12 @@ from retrieval.evaluation import (
     key_matcher,
     load_gold,
 )
-from retrieval.features import ABSTENTION_FEATURES, UNIT_FEATURES
+from retrieval.features import ABSTENTION_FEATURES, SCOPE_FEATURES, UNIT_FEATURES
 from retrieval.policy import (
     AnswerPolicy,
     Deliberation,
     LogisticModel,
+    own_vector,
     question_vector,
     select_quotes,
 )
@@ -40,10 +43,15 @@ logger = logging.getLogger(__name__)
 
 MAX_FALSE_ABSTENTION = 0.02  # on inner folds, so that unseen questions stay under 0.03
 UNCERTAIN_QUANTILE = 0.90  # the least sure tenth of covered questions get "lo más cercano"
-KEEP_RATIOS = (0.2, 0.35, 0.5, 0.65, 0.8)
+KEEP_RATIOS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # 0: the best units until the budget is full
 UNIT_C = 0.5
 ABSTENTION_C = 0.01  # strong: 400 features (the e5 vector among them) for ~300 questions
+SCOPE_C = 1.0
 SEED = 13
+# Requests no export document answers (chit-chat, other topics, instructions to the assistant),
+# written for this project, none taken from a gold file: the abstention classifier learns from
+# them in every fold, and they are never scored.
+OUT_OF_SCOPE_FILE = Path(__file__).with_name("models") / "out_of_scope.jsonl"
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Example:
     labels: np.ndarray  # per candidate unit: it holds one of the answer keys
     latency_ms: float
     has_key: Callable[[str, str], bool] = builtin_answer_has_key  # the grader's matcher
+    scored: bool = True  # False: a supplement to learn from, never measured on
 
     @property
     def answerable(self) -> bool:
@@ -116,12 +125,14 @@ def fit_logistic(
 
 
 def folds_of(examples: Sequence[Example], k: int, seed: int = SEED) -> list[int]:
-    """A fold number per example, stratified by category, reproducible."""
+    """A fold number per example, stratified by category, reproducible; -1 for a supplement
+    (in the training part of every fold)."""
     rng = random.Random(seed)
-    fold = [0] * len(examples)
+    fold = [-1] * len(examples)
     by_category: dict[str, list[int]] = {}
     for i, e in enumerate(examples):
-        by_category.setdefault(e.item["category"], []).append(i)
+        if e.scored:
+            by_category.setdefault(e.item["category"], []).append(i)
     offset = 0
     for category in sorted(by_category):
         members = by_category[category]
@@ -133,7 +144,7 @@ def folds_of(examples: Sequence[Example], k: int, seed: int = SEED) -> list[int]
 
 
 def fit_units(examples: Sequence[Example], c: float = UNIT_C) -> LogisticModel:
-    rows = [e for e in examples if e.labels.size]
+    rows = [e for e in examples if e.labels.size and e.scored]
     x = np.vstack([e.delib.units_x() for e in rows])
     y = np.concatenate([e.labels for e in rows])
     return fit_logistic(x, y, c, UNIT_FEATURES)
@@ -142,9 +153,36 @@ def fit_units(examples: Sequence[Example], c: float = UNIT_C) -> LogisticModel:
 def fit_abstention(
     examples: Sequence[Example], unit_p: Sequence[np.ndarray], c: float = ABSTENTION_C
 ) -> LogisticModel:
-    x = np.vstack([question_vector(e.delib, p) for e, p in zip(examples, unit_p, strict=True)])
-    y = np.asarray([not e.answerable for e in examples], dtype=float)
+    """Covered or not, on the gold questions (the supplement is the scope classifier's)."""
+    rows = [(e, p) for e, p in zip(examples, unit_p, strict=True) if e.scored]
+    x = np.vstack([question_vector(e.delib, p) for e, p in rows])
+    y = np.asarray([not e.answerable for e, _ in rows], dtype=float)
     return fit_logistic(x, y, c, ABSTENTION_FEATURES)
+
+
+def fit_scope(examples: Sequence[Example], c: float = SCOPE_C) -> LogisticModel:
+    """Out of scope (the supplement) against covered questions, from the question's e5 vector
+    alone. The gold unanswerable questions are left out: most are about the documents' subject."""
+    rows = [e for e in examples if e.answerable or not e.scored]
+    x = np.vstack([own_vector(e.delib) for e in rows])
+    y = np.asarray([not e.scored for e in rows], dtype=float)
+    if not y.any():  # no supplement: nothing is known to be out of scope
+        zeros = np.zeros(len(SCOPE_FEATURES))
+        return LogisticModel(SCOPE_FEATURES, zeros, np.ones_like(zeros), zeros, -30.0)
+    return fit_logistic(x, y, c, SCOPE_FEATURES, class_weight="balanced")
+
+
+def _oof_scope_probabilities(examples: Sequence[Example], k: int) -> np.ndarray:
+    """Each example's scope probability from a model that did not learn from it (the
+    supplement is spread over the folds here, so its own probabilities are honest too)."""
+    fold = folds_of(examples, k, SEED + 3)
+    fold = [g if g >= 0 else i % k for i, g in enumerate(fold)]
+    out = np.zeros(len(examples))
+    for f in range(k):
+        model = fit_scope([e for e, g in zip(examples, fold, strict=True) if g != f])
+        held = [i for i, g in enumerate(fold) if g == f]
+        out[held] = model.probability(np.vstack([own_vector(examples[i].delib) for i in held]))
+    return out
 
 
 def _oof_unit_probabilities(examples: Sequence[Example], k: int) -> list[np.ndarray]:
@@ -153,7 +191,7 @@ def _oof_unit_probabilities(examples: Sequence[Example], k: int) -> list[np.ndar
     for f in range(k):
         model = fit_units([e for e, g in zip(examples, fold, strict=True) if g != f])
         for i, e in enumerate(examples):
-            if fold[i] == f:
+            if fold[i] == f or (fold[i] == -1 and f == 0):  # a supplement: from one of them
                 out[i] = model.probability(e.delib.units_x())
     return out
 
@@ -163,6 +201,7 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
     number of quoted units chosen on inner folds of the same examples."""
     examples = list(examples)
     unit_p = _oof_unit_probabilities(examples, inner_folds)
+    scope_p = _oof_scope_probabilities(examples, inner_folds)
     # Abstention probabilities the way unseen questions get them: from models that did not see them.
     fold = folds_of(examples, inner_folds, SEED + 2)
     p_out = np.zeros(len(examples))
@@ -173,7 +212,9 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
             if fold[i] == f:
                 x = question_vector(examples[i].delib, unit_p[i])[None, :]
                 p_out[i] = model.probability(x)[0]
-    answerable = np.asarray([e.answerable for e in examples])
+    answerable = np.asarray([e.answerable and e.scored for e in examples])
+    # Out of scope only above every covered question: a gate that is never the one that errs.
+    scope_at = _threshold(scope_p[answerable], 0.0)
     abstain_at = _threshold(p_out[answerable], MAX_FALSE_ABSTENTION)
     uncertain_at = min(abstain_at, float(np.quantile(p_out[answerable], UNCERTAIN_QUANTILE)))
     keep_ratio = _best_keep_ratio(
@@ -182,11 +223,17 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
     )
     return AnswerPolicy(
         fit_units(examples),
+        fit_scope(examples),
         fit_abstention(examples, unit_p),
+        scope_at,
         abstain_at,
         uncertain_at,
         keep_ratio,
-        {"examples": len(examples), "inner_folds": inner_folds},
+        {
+            "examples": sum(e.scored for e in examples),
+            "out_of_scope": sum(not e.scored for e in examples),
+            "inner_folds": inner_folds,
+        },
     )
 
 
@@ -216,6 +263,8 @@ def score(examples: Sequence[Example], policy_for: Callable[[int], AnswerPolicy]
     """Answers of the policy to each example (`policy_for(i)` gives the one that may see it)."""
     report = EvalReport(k=10)
     for i, e in enumerate(examples):
+        if not e.scored:
+            continue
         decision = policy_for(i).decide(e.delib)
         answer = " ".join(decision.quotes)
         keys = e.item["must_contain"]
@@ -245,10 +294,18 @@ def cross_validate(
     return score(examples, lambda i: policies[fold[i]])
 
 
-def load_examples(service: AnswerService, gold_path, progress: bool = False) -> list[Example]:
-    """The gold file's questions run through the service (with the grader's key matcher)."""
+def load_examples(
+    service: AnswerService,
+    gold_path,
+    progress: bool = False,
+    supplement: Path | None = OUT_OF_SCOPE_FILE,
+) -> list[Example]:
+    """The gold file's questions run through the service (with the grader's key matcher), then
+    the out-of-scope supplement's, which are learnt from and never scored."""
     has_key = key_matcher(gold_path)
     items = load_gold(gold_path)
+    extra = out_of_scope_items(supplement) if supplement else []
+    items = [*items, *extra]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -257,4 +314,23 @@ def load_examples(service: AnswerService, gold_path, progress: bool = False) -> 
     examples = collect(service, items, has_key, (lambda _i: bar.update(1)) if bar else None)
     if bar:
         bar.close()
+    for e in examples[len(examples) - len(extra) :]:
+        e.scored = False
     return examples
+
+
+def out_of_scope_items(path: Path) -> list[dict]:
+    """The supplement's questions as unanswerable gold items."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    return [
+        {
+            "id": f"fuera-{i:03d}",
+            "question": q,
+            "category": "unanswerable",
+            "doc": None,
+            "must_contain": [],
+            "evidence": [],
+        }
+        for i, q in enumerate(questions, start=1)
+    ]

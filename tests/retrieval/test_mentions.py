@@ -45,3 +45,16 @@ def test_each_named_document_gets_its_best_passage_among_the_first_k():
     top = cover_documents(ranked, ["estudio-cacao", "politica"], 3)
     assert {r.chunk.doc_id for r in top[:3]} == {"estudio-cacao", "politica"}
     assert len(top) == len(ranked) and top[0] is ranked[0]
+
+
+def test_named_documents_share_the_first_places_in_turn():
+    """A question about two documents reads the two best passages of each, not three of the one
+    that ranks higher and one of the other."""
+    passages = [chunk("plan-cafe", f"Café {i}.", i) for i in range(3)]
+    passages += [chunk("politica", f"Comercio {i}.", i) for i in range(2)]
+    passages += [chunk("estudio-cacao", "Cacao.")]
+    ranked = [Retrieved(c, 1.0 / (i + 1)) for i, c in enumerate(passages)]
+    top = cover_documents(ranked, ["plan-cafe", "politica"], 4)
+    assert [r.chunk.chunk_id for r in top] == [
+        "plan-cafe-0", "plan-cafe-1", "politica-0", "politica-1", "plan-cafe-2", "estudio-cacao-0",
+    ]  # fmt: skip

@@ -1,6 +1,11 @@
 """The learned answer policy: unit scorer, abstention classifier and quote selection, on small
 synthetic deliberations (no gold question is copied here)."""
 
+import json
+import re
+import unicodedata
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,12 +14,14 @@ from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
 from retrieval.training import (
+    OUT_OF_SCOPE_FILE,
     Example,
     _threshold,
     cross_validate,
     fit_logistic,
     fit_policy,
     folds_of,
+    out_of_scope_items,
 )
 from retrieval.units import Unit
 
@@ -33,7 +40,11 @@ def _candidate(text: str, n: int, kind: str = "sentence", vector=None) -> Candid
     return Candidate(Unit(text=text, kind=kind, position=0), n, unit_terms(text), vector)
 
 
-def _responsible_example(topic: str, answered: bool = True) -> Example:
+EXPORT = np.ones(4) / 2  # where questions about export documents lie in the toy e5 space
+ELSEWHERE = np.asarray([-0.5, -0.5, 0.5, 0.5])
+
+
+def _responsible_example(topic: str, answered: bool = True, vector=EXPORT) -> Example:
     """'who is responsible for X': the fact unit naming the entity holds the key."""
     question = f"¿quién es responsable de la promoción del {topic}?"
     near = np.ones(4) / 2
@@ -50,6 +61,7 @@ def _responsible_example(topic: str, answered: bool = True) -> Example:
             _candidate("El clima de la costa es templado y seco durante el año.", 1, vector=far)
         ]
     view = _view(question)
+    view.vector = vector
     signals = {
         "unknown_share": 0.0 if answered else 0.6,
         "dense_top_chunk": 0.9 if answered else 0.8, "agreement": 0.6 if answered else 0.0,
@@ -67,6 +79,21 @@ def _responsible_example(topic: str, answered: bool = True) -> Example:
 def _examples() -> list[Example]:
     rng_topics = TOPICS * 3
     return [_responsible_example(t, answered=i % 4 != 3) for i, t in enumerate(rng_topics)]
+
+
+def _supplement(n: int = 12) -> list[Example]:
+    """Requests about something else: they read far from export questions, and retrieval finds
+    the same weak passages as for an uncovered question."""
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        vector = ELSEWHERE + rng.normal(0, 0.05, 4)
+        e = _responsible_example(
+            f"tema {i}", answered=False, vector=vector / np.linalg.norm(vector)
+        )
+        e.item["id"], e.scored = f"fuera-{i}", False
+        out.append(e)
+    return out
 
 
 def test_logistic_model_learns_a_separable_rule_and_round_trips():
@@ -168,3 +195,68 @@ def test_a_unit_that_mostly_repeats_what_was_quoted_is_left_out():
     delib = Deliberation(view, units, {})
     quotes = select_quotes(delib, np.asarray([0.9, 0.8, 0.5]), keep_ratio=0.1, max_chars=600)
     assert [q[-3:] for q in quotes] == ["[1]", "[2]"]
+
+
+def test_a_request_about_something_else_is_out_of_scope_and_a_covered_one_is_not():
+    policy = fit_policy(_examples() + _supplement(), inner_folds=3)
+    other = _responsible_example("chistes", answered=False, vector=ELSEWHERE)
+    decision = policy.decide(other.delib)
+    assert decision.abstained and decision.out_of_scope and decision.quotes == []
+    uncovered = policy.decide(_responsible_example("maíz morado", answered=False).delib)
+    assert uncovered.abstained and not uncovered.out_of_scope
+    covered = _responsible_example("maíz morado")
+    assert not policy.decide(covered.delib).out_of_scope
+    # Reading far from export questions is not enough when the documents clearly cover it.
+    covered.delib.view.vector = ELSEWHERE
+    covered.delib.unit_x = None
+    assert not policy.decide(covered.delib).abstained
+
+
+def test_without_a_supplement_nothing_is_out_of_scope():
+    policy = fit_policy(_examples(), inner_folds=3)
+    other = _responsible_example("chistes", answered=False, vector=ELSEWHERE)
+    assert not policy.decide(other.delib).out_of_scope
+
+
+def test_the_supplement_is_learnt_from_in_every_fold_and_never_scored():
+    examples, supplement = _examples(), _supplement()
+    fold = folds_of(examples + supplement, 3)
+    assert fold[: len(examples)] == folds_of(examples, 3) and set(fold[len(examples) :]) == {-1}
+    seen: list[int] = []
+
+    def fit(part):
+        seen.append(sum(not e.scored for e in part))
+        return fit_policy(part, inner_folds=3)
+
+    report = cross_validate(examples + supplement, k=3, fit=fit)
+    assert seen == [len(supplement)] * 3
+    assert sorted(i.id for i in report.items) == sorted(e.item["id"] for e in examples)
+
+
+def test_the_committed_supplement_reads_as_unanswerable_gold_items():
+    items = out_of_scope_items(OUT_OF_SCOPE_FILE)
+    assert len(items) >= 50 and len({i["question"] for i in items}) == len(items)
+    assert all(i["category"] == "unanswerable" and i["must_contain"] == [] for i in items)
+
+
+GOLD = Path(__file__).resolve().parents[3] / "shared" / "eval"
+
+
+def _words(text: str) -> set[str]:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return set(re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c))))
+
+
+@pytest.mark.skipif(not (GOLD / "train.jsonl").is_file(), reason=f"no gold set at {GOLD}")
+def test_the_supplement_is_no_paraphrase_of_a_gold_question():
+    """The gold files' own test (verify.py --disjoint-with): token Jaccard below 0.6."""
+    gold = [
+        _words(json.loads(line)["question"])
+        for name in ("train.jsonl", "dev.jsonl")
+        for line in (GOLD / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    for item in out_of_scope_items(OUT_OF_SCOPE_FILE):
+        words = _words(item["question"])
+        closest = max(len(words & g) / len(words | g) for g in gold)
+        assert closest < 0.6, item["question"]

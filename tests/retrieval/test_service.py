@@ -94,11 +94,11 @@ def test_k_sets_the_number_of_sources(service):
     assert len(service.answer("¿Qué es la VUCE?", k=2).sources) == 2
 
 
-def test_off_topic_question_abstains_and_still_lists_sources(service):
+def test_off_topic_question_is_told_what_exporta_covers_without_unrelated_sources(service):
     answer = service.answer("¿Quién ganó el partido de fútbol entre Alianza Lima y Universitario?")
     assert answer.abstained
-    assert answer.answer == message("answer.abstain")
-    assert len(answer.sources) == service.settings.top_k
+    assert answer.answer == message("answer.out_of_scope")
+    assert answer.sources == []
 
 
 def test_follow_up_borrows_the_topic_of_the_previous_question(service):
@@ -223,7 +223,7 @@ def test_every_unit_of_the_cited_sources_is_a_candidate_with_its_vector(budget_s
 def test_answers_only_quote_units_of_the_sources_they_cite(service, question):
     answer = service.answer(question)
     if answer.abstained:
-        assert answer.answer == message("answer.abstain")
+        assert answer.answer in (message("answer.abstain"), message("answer.out_of_scope"))
         return
     text = answer.answer.removeprefix(message("answer.uncertain", answer=""))
     pieces = re.findall(r"(.+?) \[(\d+)\]\s*", text)
