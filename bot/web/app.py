@@ -34,7 +34,8 @@ oficiales de planificación exportadora (PERX, PNMCE, estudios), **siempre citan
   Server-Sent Events.
 * Cada respuesta trae fuentes numeradas; las citas `[n]` del texto remiten a ellas.
 * Si los documentos no responden la pregunta, `abstained` es verdadero y las fuentes son las
-  más cercanas.
+  más cercanas; si la pregunta no trata de comercio exterior (un chiste, una receta, una orden
+  al asistente), `abstained` es verdadero, la respuesta dice qué cubre Exporta y no hay fuentes.
 * Los errores traen `detail` (mensaje en español para el usuario) y `code` (estable).
 """
 
