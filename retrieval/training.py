@@ -49,8 +49,8 @@ ABSTENTION_C = 0.01  # strong: 400 features (the e5 vector among them) for ~300 
 SCOPE_C = 1.0
 SEED = 13
 # Requests no export document answers (chit-chat, other topics, instructions to the assistant),
-# written for this project, none taken from a gold file: the abstention classifier learns from
-# them in every fold, and they are never scored.
+# written for this project, none taken from a gold file: the scope classifier learns from them
+# in every fold, and they are never scored.
 OUT_OF_SCOPE_FILE = Path(__file__).with_name("models") / "out_of_scope.jsonl"
 
 
@@ -191,7 +191,7 @@ def _oof_unit_probabilities(examples: Sequence[Example], k: int) -> list[np.ndar
     for f in range(k):
         model = fit_units([e for e, g in zip(examples, fold, strict=True) if g != f])
         for i, e in enumerate(examples):
-            if fold[i] == f or (fold[i] == -1 and f == 0):  # a supplement: from one of them
+            if fold[i] == f:
                 out[i] = model.probability(e.delib.units_x())
     return out
 
@@ -213,7 +213,7 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
                 x = question_vector(examples[i].delib, unit_p[i])[None, :]
                 p_out[i] = model.probability(x)[0]
     answerable = np.asarray([e.answerable and e.scored for e in examples])
-    # Out of scope only above every covered question: a gate that is never the one that errs.
+    # Out of scope only above every covered question of the inner folds.
     scope_at = _threshold(scope_p[answerable], 0.0)
     abstain_at = _threshold(p_out[answerable], MAX_FALSE_ABSTENTION)
     uncertain_at = min(abstain_at, float(np.quantile(p_out[answerable], UNCERTAIN_QUANTILE)))

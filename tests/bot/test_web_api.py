@@ -99,12 +99,12 @@ def test_ask_passes_k_and_history_to_the_service(client):
     assert "productores capacitados" not in alone["answer"]
 
 
-def test_ask_abstains_honestly_with_the_nearest_sources(client):
+def test_ask_off_topic_is_told_what_exporta_covers_without_sources(client):
     body = client.post("/api/ask", json={"question": OFF_TOPIC}).json()
 
     assert body["abstained"] is True
-    assert "No encontré" in body["answer"]
-    assert body["sources"]
+    assert body["answer"] == message("answer.out_of_scope")
+    assert body["sources"] == []
 
 
 def test_concurrent_questions_get_the_same_answers_as_sequential_ones(service, settings):
