@@ -101,6 +101,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def render_answer(answer: Answer) -> str:
+    if not answer.sources:  # a question off the documents' subject cites nothing
+        return answer.answer
     lines = [answer.answer, "", message("answer.sources_heading")]
     for source in answer.sources:
         lines.append(f"[{source.n}] {source.citation()}")

@@ -71,6 +71,11 @@ def test_ask_prints_the_answer_and_numbered_sources(capsys, data_dir):
     assert len(sources.splitlines()) == 3
 
 
+def test_ask_off_topic_prints_what_exporta_covers_and_no_sources_heading(capsys, data_dir):
+    assert main(["--data-dir", data_dir, "ask", "cuéntame un chiste de futbolistas"]) == 0
+    assert capsys.readouterr().out.strip() == message("answer.out_of_scope")
+
+
 def test_ask_reads_one_question_per_line_as_json_lines(capsys, data_dir, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("que es CERX\n\n¿Cuántas OCEX tiene el Perú?\n"))
     assert main(["--data-dir", data_dir, "ask", "--json", "-"]) == 0
