@@ -183,9 +183,10 @@ class AnswerPolicy:
     def from_dict(cls, data: dict) -> AnswerPolicy:
         return cls(
             LogisticModel.from_dict(data["units"], UNIT_FEATURES),
+            # A policy from before the scope classifier: its missing names say "run exporta train".
             LogisticModel.from_dict(data.get("scope", {"names": []}), SCOPE_FEATURES),
             LogisticModel.from_dict(data["abstention"], ABSTENTION_FEATURES),
-            float(data.get("scope_at", 1.0)),
+            float(data["scope_at"]),
             float(data["abstain_at"]),
             float(data["uncertain_at"]),
             float(data["keep_ratio"]),

@@ -64,11 +64,15 @@ class Example:
     labels: np.ndarray  # per candidate unit: it holds one of the answer keys
     latency_ms: float
     has_key: Callable[[str, str], bool] = builtin_answer_has_key  # the grader's matcher
-    scored: bool = True  # False: a supplement to learn from, never measured on
 
     @property
     def answerable(self) -> bool:
         return self.item["category"] != "unanswerable"
+
+    @property
+    def scored(self) -> bool:
+        """False for a supplement's question: learnt from, never measured on."""
+        return self.item.get("scored", True)
 
 
 def collect(
@@ -314,8 +318,6 @@ def load_examples(
     examples = collect(service, items, has_key, (lambda _i: bar.update(1)) if bar else None)
     if bar:
         bar.close()
-    for e in examples[len(examples) - len(extra) :]:
-        e.scored = False
     return examples
 
 
@@ -331,6 +333,7 @@ def out_of_scope_items(path: Path) -> list[dict]:
             "doc": None,
             "must_contain": [],
             "evidence": [],
+            "scored": False,
         }
         for i, q in enumerate(questions, start=1)
     ]

@@ -91,7 +91,7 @@ def _supplement(n: int = 12) -> list[Example]:
         e = _responsible_example(
             f"tema {i}", answered=False, vector=vector / np.linalg.norm(vector)
         )
-        e.item["id"], e.scored = f"fuera-{i}", False
+        e.item.update(id=f"fuera-{i}", scored=False)
         out.append(e)
     return out
 
