@@ -217,17 +217,19 @@ def _pieces(paragraphs: list[Paragraph], fmt: str) -> Iterator[tuple[Place, list
             section.columns = None
             index += 1
             continue
+        # A card opens with "FICHA DE SERVICIO", as a line or as a heading ("## FICHA DE SERVICIOS").
+        opening = heading[1] if heading else para.text
+        if _FICHA_START.match(opening) and _opens_ficha(paragraphs, index):
+            yield from _flush(section, current)
+            card, index = _take_ficha(paragraphs, index, opening)
+            yield Place(section.label_for(card_name(card.text)), None), [card]
+            current = []
+            continue
         if heading:
             yield from _flush(section, current)
             current = []
             section.enter(*heading)
             index += 1
-            continue
-        if _FICHA_START.match(para.text):
-            yield from _flush(section, current)
-            card, index = _take_ficha(paragraphs, index)
-            yield Place(section.label_for(card_name(card.text)), None), [card]
-            current = []
             continue
         if _CARD_START.match(para.text):
             yield from _flush(section, current)
@@ -266,10 +268,17 @@ def _flush(section: Section, current: list[Paragraph]) -> Iterator[tuple[Place, 
         yield Place(section.label(), section.columns, section.card), list(current)
 
 
-def _take_ficha(paragraphs: list[Paragraph], start: int) -> tuple[Paragraph, int]:
-    """One service card ("FICHA DE SERVICIO") as a single atomic paragraph."""
+def _opens_ficha(paragraphs: list[Paragraph], start: int) -> bool:
+    """The opening holds the card's rows, or they follow it (a heading alone is not a card)."""
+    if "\n" in paragraphs[start].text:
+        return True
+    return start + 1 < len(paragraphs) and _is_ficha_row(paragraphs[start + 1].text)
+
+
+def _take_ficha(paragraphs: list[Paragraph], start: int, opening: str) -> tuple[Paragraph, int]:
+    """One service card ("FICHA DE SERVICIO" and its rows) as a single atomic paragraph."""
     first = paragraphs[start]
-    texts = [first.text]
+    texts = [opening]
     index = start + 1
     while index < len(paragraphs) and _is_ficha_row(paragraphs[index].text):
         texts.append(paragraphs[index].text)

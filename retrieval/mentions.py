@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from retrieval.contract import Chunk, DocumentRecord
+from retrieval.contract import Chunk, DocumentRecord, Source
 from retrieval.text import content_terms
 
 if TYPE_CHECKING:
@@ -82,3 +82,8 @@ def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[R
     taken = {r.chunk.chunk_id for r in first}
     first.sort(key=ranked.index)
     return first + [r for r in ranked if r.chunk.chunk_id not in taken]
+
+
+def named_sources(named: list[str], sources: list[Source]) -> list[frozenset[int]]:
+    """For each named document, the citation numbers of its passages among the sources."""
+    return [frozenset(s.n for s in sources if s.doc_id == d) for d in named]

@@ -82,6 +82,9 @@ class Deliberation:
     definitions: list[str] = field(default_factory=list)  # glossary lines for "¿qué es ACR?"
     subjects: list[str] = field(default_factory=list)  # the acronyms they define (folded)
     glossary_sources: set[int] = field(default_factory=set)  # sources that are acronym lists
+    # The sources of each document the question names, when it names two or more ("¿coinciden
+    # el estudio y la PNMCE?"): the answer quotes each one.
+    named_sources: list[frozenset[int]] = field(default_factory=list)
     unit_x: np.ndarray | None = None
 
     def units_x(self) -> np.ndarray:
@@ -213,8 +216,10 @@ def select_quotes(
     used = sum(len(q) + 1 for q in quotes)
     if not unit_p.size:
         return quotes
-    order = np.argsort(-unit_p, kind="stable")
-    best = unit_p[order[0]]
+    ranked = np.argsort(-unit_p, kind="stable")
+    best = unit_p[ranked[0]]
+    leads = _document_leads(delib, ranked)
+    order = [*leads, *(i for i in ranked if i not in leads)]
     quoted_terms: set[str] = set()
     quoted_units: list[str] = []
     quoted_places: set[tuple[int, int]] = set()  # (source, unit position) already quoted
@@ -224,7 +229,7 @@ def select_quotes(
         # After the glossary's expansions, one sentence on what it is: one that names it, from a
         # passage other than the acronym lists the expansions came from.
         most = 1 if delib.definitions else MAX_UNITS
-        if taken and (unit_p[i] < keep_ratio * best or taken >= most):
+        if taken and i not in leads and (unit_p[i] < keep_ratio * best or taken >= most):
             break
         if delib.definitions and (
             c.n in delib.glossary_sources or not mentions(c.unit.text, delib.subjects)
@@ -249,6 +254,17 @@ def select_quotes(
         quoted_places |= places
         taken += 1
     return quotes
+
+
+def _document_leads(delib: Deliberation, ranked: np.ndarray) -> list[int]:
+    """The best unit of each document the question names, best first (none unless it names
+    two or more)."""
+    leads = []
+    for numbers in delib.named_sources:
+        best = next((i for i in ranked if delib.candidates[i].n in numbers), None)
+        if best is not None and best not in leads:
+            leads.append(best)
+    return sorted(leads, key=list(ranked).index)
 
 
 def select_evidence(delib: Deliberation, unit_p: np.ndarray, max_chars: int) -> dict[int, str]:

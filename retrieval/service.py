@@ -22,7 +22,7 @@ from retrieval.glossary import Glossary
 from retrieval.grounding import Guard
 from retrieval.hybrid import HybridRetriever, Retrieved
 from retrieval.llm import LlmComposer, LlmUnavailable
-from retrieval.mentions import cover_documents, named_documents
+from retrieval.mentions import cover_documents, named_documents, named_sources
 from retrieval.policy import POLICY_FILE, AnswerPolicy, Decision, Deliberation
 from retrieval.query import QuestionType, classify, with_codes, years_in
 from retrieval.settings import RetrievalSettings
@@ -245,10 +245,10 @@ class AnswerService:
         years = years_in(topic)
         vector = self.embedder.embed_query(topic)
         signals: dict[str, float] = {}
+        named = named_documents(topic, index.names)
         ranked = self._retrieve(
-            index, topic, k, years if kind is QuestionType.TARGET else [],
-            vector, signals,
-        )  # fmt: skip
+            index, topic, k, named, years if kind is QuestionType.TARGET else [], vector, signals
+        )
         glossary = self._glossary_chunks(index, topic) if kind is QuestionType.DEFINITION else []
         retrieved = self._with_glossary(glossary, ranked, k)
         sources = [_source(n, r, index.facts) for n, r in enumerate(retrieved, start=1)]
@@ -271,6 +271,7 @@ class AnswerService:
             index.glossary.definition_lines(topic, sources) if glossary else [],
             index.glossary.subjects(topic) if glossary else [],
             {s.n for s in sources if s.chunk_id in index.glossary.chunk_ids},
+            named_sources(named, sources) if len(named) >= 2 else [],
         )
         return delib, sources
 
@@ -279,13 +280,13 @@ class AnswerService:
         index: Snapshot,
         query: str,
         k: int,
+        named: list[str],
         years: list[str],
         vector=None,
         signals: dict[str, float] | None = None,
     ) -> list[Retrieved]:
-        """The best chunks, with the best passage of each document the question names."""
+        """The best chunks, with the best passages of the documents the question names."""
         ranked = index.retriever.retrieve(query, max(k, NAMED_DEPTH), years, vector, signals)
-        named = named_documents(query, index.names)
         if len(named) >= 2:  # "según el estudio … y según la PNMCE": each named one is read
             ranked = cover_documents(ranked, named, min(k, self.settings.top_k))
         return ranked[:k]

@@ -7,7 +7,7 @@ import pytest
 from ingest.catalog import describe, load_catalog, slugify
 from ingest.chunking import GLOSSARY_MAX_WORDS, MAX_WORDS, chunk_document
 from ingest.loaders import load_document
-from retrieval.contract import Chunk
+from retrieval.contract import Chunk, Facts
 from retrieval.text import count_words
 
 
@@ -59,6 +59,25 @@ def test_service_card_longer_than_a_chunk_stays_whole(tmp_path):
     assert "Indicador de cobertura\t1. Número de empresas que reciben información." in card.text
     assert "Texto que sigue a la ficha." not in card.text
     assert containing(chunks, "Texto que sigue a la ficha.")
+
+
+def test_a_service_card_opened_by_a_heading_is_one_card_with_its_facts(tmp_path):
+    body = FICHA.split("\n", 1)[1]  # the rows, without the opening line
+    text = f"## 4.3.1. Fichas de servicios\n\n## FICHA DE SERVICIOS\n\n{body}\nTexto que sigue.\n"
+    chunks = chunks_of(write(tmp_path, "pnmce.md", text))
+
+    [card] = containing(chunks, "Nombre del servicio")
+    assert card.text.startswith("FICHA DE SERVICIOS\nElemento")
+    assert "Indicador de cobertura" in card.text and "Texto que sigue." not in card.text
+    service = Facts.model_validate_json(card.facts).servicio
+    assert (service.code, service.responsible) == ("S1.1.1", "MINCETUR")
+
+
+def test_a_heading_named_like_a_card_with_no_rows_is_only_a_heading(tmp_path):
+    text = "## FICHA DE SERVICIOS\n\nLas fichas se presentan a continuación.\n"
+    [chunk] = chunks_of(write(tmp_path, "pnmce.md", text))
+    assert chunk.text == "Las fichas se presentan a continuación."
+    assert chunk.facts is None
 
 
 def test_consecutive_service_cards_are_separate_chunks(fixture_corpus):

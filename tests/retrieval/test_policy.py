@@ -162,6 +162,23 @@ def test_quotes_are_cited_deduplicated_and_within_the_budget():
     assert len(single) == 1 and len(single[0]) <= 200 and single[0].endswith("… [3]")
 
 
+def test_a_question_naming_two_documents_quotes_each_ones_best_unit():
+    view = _view("¿qué plantean el plan y la política sobre el orégano?")
+    units = [
+        _candidate("El plan promueve el secado del orégano en Moquegua.", 1),
+        _candidate("El plan capacita a los productores de orégano en secado.", 2),
+        _candidate("El plan certifica los campos de orégano orgánico.", 3),
+        _candidate("La política ofrece estudios de mercado del orégano.", 4),
+    ]
+    both = Deliberation(view, units, {}, named_sources=[frozenset({1, 2, 3}), frozenset({4})])
+    p = np.asarray([0.9, 0.8, 0.7, 0.2])
+    quotes = select_quotes(both, p, keep_ratio=0.5, max_chars=600)
+    # The policy's best unit is quoted, although three units of the plan score higher.
+    assert [q[-3:] for q in quotes] == ["[1]", "[4]", "[2]", "[3]"]
+    one = select_quotes(Deliberation(view, units, {}), p, keep_ratio=0.5, max_chars=600)
+    assert [q[-3:] for q in one] == ["[1]", "[2]", "[3]"]
+
+
 def test_question_types_do_not_depend_on_particular_words_of_one_question():
     assert classify("quien se encarga de la promocion") is QuestionType.RESPONSIBLE
     assert classify("que es la VUCE") is QuestionType.DEFINITION
