@@ -20,7 +20,10 @@ from retrieval.text import collapse_whitespace, first_words, split_sentences
 MIN_UNIT_CHARS = 80  # shorter pieces (a table cell, a label) are read with the pieces that follow
 MAX_UNIT_CHARS = 450  # longer sentences are cut at their clauses
 _MARKUP = re.compile(r"\*{1,3}|^#+\s*|^[-•]\s+|</?[a-zA-Z][^<>]{0,80}>")
-_LABEL_CELL = re.compile(r"^[^\t\d]{2,60}\t")  # "Proveedor del servicio\tResponsable: …"
+# A card's label cell: "Proveedor del servicio\tResponsable: …". Not a word the extraction cut
+# from its sentence with a tab ("En\ttal sentido", "las\tcadenas"): a label is capitalised,
+# ends in no punctuation, and its value does not go on in lower case.
+_LABEL_CELL = re.compile(r"^[A-ZÁÉÍÓÚÑ“\"(][^\t\d]{1,59}(?<![,;.])\t(?![a-záéíóúñ])")
 _RULE = re.compile(r"(?<!\S)(?:[-:|]{2,}|\|)(?!\S)")  # table borders, footnote rules: "---", "|"
 _SEMICOLON = re.compile(r"(?<=;)\s+")
 _COMMA = re.compile(r"(?<=,)\s+")

@@ -34,6 +34,15 @@ def test_card_fields_become_labelled_units_without_tabs():
     assert not any("\t" in t for t in texts)
 
 
+def test_a_word_cut_from_its_sentence_by_a_tab_is_no_label():
+    text = "En\ttal sentido, las asociaciones\tse fortalecen.\nlas\tcadenas productivas crecen."
+    assert [u.text for u in cut_units(text)] == [
+        "En tal sentido, las asociaciones se fortalecen. las cadenas productivas crecen."
+    ]
+    assert clean_unit("Finalmente,\tpara exportar") == "Finalmente, para exportar"
+    assert clean_unit("Tipo de servicio\tNuevo") == "Tipo de servicio: Nuevo"
+
+
 def test_short_cells_are_read_with_what_follows():
     text = "Pesca.\nN° de proyectos por año.\n2 4 2\nGEREPRO, Municipalidad Provincial de Ilo, CITE Pesquero."
     [unit] = cut_units(text)
