@@ -41,7 +41,9 @@ from retrieval.service import AnswerService
 
 logger = logging.getLogger(__name__)
 
-MAX_FALSE_ABSTENTION = 0.02  # on inner folds, so that unseen questions stay under 0.03
+# On inner folds, so that unseen questions stay under 0.03: with 0.02 the outer folds of three
+# splits of train gave 0.025-0.046, with 0.01 they gave 0.013-0.021.
+MAX_FALSE_ABSTENTION = 0.01
 UNCERTAIN_QUANTILE = 0.90  # the least sure tenth of covered questions get "lo más cercano"
 KEEP_RATIOS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # 0: the best units until the budget is full
 UNIT_C = 0.5
