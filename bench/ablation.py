@@ -37,7 +37,6 @@ UNIT_GROUPS = {
     "− tipo de pregunta × unidad": ("*",),
 }
 QUESTION_GROUPS = {
-    "− términos desconocidos (abstención)": ("unknown_share", "unknown_names"),
     "− acuerdo denso–léxico (abstención)": ("dense_top_chunk", "agreement"),
 }
 

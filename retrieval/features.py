@@ -73,13 +73,11 @@ QUESTION_FEATURES = [
     "p_best",
     "p_second",
     "cover_best_unit",
-    "unknown_share",
     "dense_best_unit",
     "dense_top_chunk",
     "agreement",
     "n_terms",
     "glossary",
-    "unknown_names",
     *(f"kind={k.value}" for k in KINDS),
 ]
 # The abstention classifier also reads the question's own e5 vector: what kind of thing it asks

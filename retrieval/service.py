@@ -9,7 +9,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from math import fsum  # order-independent: set iteration order must not change answers
 from typing import Any, Literal, NamedTuple
 
 from prompts import message
@@ -35,7 +34,6 @@ logger = logging.getLogger(__name__)
 NAMED_DEPTH = 30  # how deep to look for the best passage of each document a question names
 _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
-_PROPER_NOUN = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]{3,}")
 FOLLOW_UP_MAX_TERMS = 3
 # A question is read up to this many content words: BM25, spelling correction, the passages'
 # units and the answer policy all cost in proportion to them, and the meaning is set long before
@@ -263,7 +261,7 @@ class AnswerService:
             figures_in(topic),
             extensions(frozenset(weights), index.retriever.vocabulary),
         )
-        signals.update(self._signals(index, topic, view))
+        signals.update(self._signals(view))
         delib = Deliberation(
             view,
             index.units.candidates(sources[: self.settings.top_k]),
@@ -329,21 +327,9 @@ class AnswerService:
         return [*glossary, *rest][: max(k, len(glossary))]
 
     @staticmethod
-    def _signals(index: Snapshot, query: str, view: QuestionView) -> dict[str, float]:
-        """Question-level evidence of coverage: what the corpus knows of the question's words."""
-        retriever = index.retriever
-        terms = view.terms
-        unknown = [t for t in terms if not retriever.knows(t)]
-        names = [
-            name
-            for name in _PROPER_NOUN.findall(query)
-            if not any(retriever.knows(t) for t in content_terms(name))
-        ]
-        return {
-            "unknown_share": fsum(view.weights[t] for t in unknown) / view.total,
-            "n_terms": math.log1p(len(terms)),
-            "unknown_names": float(bool(names)),
-        }
+    def _signals(view: QuestionView) -> dict[str, float]:
+        """Question-level evidence of coverage beyond retrieval's: how much the question says."""
+        return {"n_terms": math.log1p(len(view.terms))}
 
 
 def _committed_policy() -> AnswerPolicy | None:

@@ -63,9 +63,8 @@ def _responsible_example(topic: str, answered: bool = True, vector=EXPORT) -> Ex
     view = _view(question)
     view.vector = vector
     signals = {
-        "unknown_share": 0.0 if answered else 0.6,
         "dense_top_chunk": 0.9 if answered else 0.8, "agreement": 0.6 if answered else 0.0,
-        "n_terms": 1.5, "unknown_names": 0.0,
+        "n_terms": 1.5,
     }  # fmt: skip
     delib = Deliberation(view, units, signals)
     labels = np.asarray([float(answered and u.unit.kind == "fact") for u in units])

@@ -199,12 +199,6 @@ def budget_service(tmp_path_factory, embedder):
     return AnswerService(store, embedder, settings)
 
 
-def test_a_word_no_document_uses_is_an_unknown_signal(budget_service):
-    unknown, _ = budget_service.deliberate("¿Cuál es el teléfono del CITE Pesquero de Ilo?")
-    known, _ = budget_service.deliberate("¿Quién capacita en el CITE Pesquero de Ilo?")
-    assert unknown.signals["unknown_share"] > 0 == known.signals["unknown_share"]
-
-
 def test_every_unit_of_the_cited_sources_is_a_candidate_with_its_vector(budget_service):
     delib, sources = budget_service.deliberate("¿Qué hace el CITE Pesquero de Ilo?")
     assert {c.n for c in delib.candidates} <= {s.n for s in sources}
