@@ -85,5 +85,8 @@ def cover_documents(ranked: list[Retrieved], named: list[str], k: int) -> list[R
 
 
 def named_sources(named: list[str], sources: list[Source]) -> list[frozenset[int]]:
-    """For each named document, the citation numbers of its passages among the sources."""
+    """For each named document, the citation numbers of its passages among the sources; none
+    unless the question names two or more (one named document is simply what it asks about)."""
+    if len(named) < 2:
+        return []
     return [frozenset(s.n for s in sources if s.doc_id == d) for d in named]

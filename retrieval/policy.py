@@ -257,14 +257,11 @@ def select_quotes(
 
 
 def _document_leads(delib: Deliberation, ranked: np.ndarray) -> list[int]:
-    """The best unit of each document the question names, best first (none unless it names
-    two or more)."""
-    leads = []
-    for numbers in delib.named_sources:
-        best = next((i for i in ranked if delib.candidates[i].n in numbers), None)
-        if best is not None and best not in leads:
-            leads.append(best)
-    return sorted(leads, key=list(ranked).index)
+    """The best unit of each document in `named_sources`, best first."""
+    firsts = (
+        next((i for i in ranked if delib.candidates[i].n in ns), None) for ns in delib.named_sources
+    )
+    return sorted((i for i in firsts if i is not None), key=list(ranked).index)
 
 
 def select_evidence(delib: Deliberation, unit_p: np.ndarray, max_chars: int) -> dict[int, str]:

@@ -261,7 +261,7 @@ class AnswerService:
             figures_in(topic),
             extensions(frozenset(weights), index.retriever.vocabulary),
         )
-        signals.update(self._signals(view))
+        signals["n_terms"] = math.log1p(len(view.terms))  # how much the question says
         delib = Deliberation(
             view,
             index.units.candidates(sources[: self.settings.top_k]),
@@ -269,7 +269,7 @@ class AnswerService:
             index.glossary.definition_lines(topic, sources) if glossary else [],
             index.glossary.subjects(topic) if glossary else [],
             {s.n for s in sources if s.chunk_id in index.glossary.chunk_ids},
-            named_sources(named, sources) if len(named) >= 2 else [],
+            named_sources(named, sources),
         )
         return delib, sources
 
@@ -325,11 +325,6 @@ class AnswerService:
         cited = {r.chunk.chunk_id for r in glossary}
         rest = [r for r in ranked if r.chunk.chunk_id not in cited]
         return [*glossary, *rest][: max(k, len(glossary))]
-
-    @staticmethod
-    def _signals(view: QuestionView) -> dict[str, float]:
-        """Question-level evidence of coverage beyond retrieval's: how much the question says."""
-        return {"n_terms": math.log1p(len(view.terms))}
 
 
 def _committed_policy() -> AnswerPolicy | None:
