@@ -14,14 +14,15 @@ from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
 from retrieval.training import (
-    OUT_OF_SCOPE_FILE,
+    SUPPLEMENTS,
     Example,
     _threshold,
     cross_validate,
     fit_logistic,
     fit_policy,
+    fit_scope,
     folds_of,
-    out_of_scope_items,
+    supplement_items,
 )
 from retrieval.units import Unit
 
@@ -90,9 +91,23 @@ def _supplement(n: int = 12) -> list[Example]:
         e = _responsible_example(
             f"tema {i}", answered=False, vector=vector / np.linalg.norm(vector)
         )
-        e.item.update(id=f"fuera-{i}", scored=False)
+        e.item.update(id=f"fuera-{i}", scored=False, supplement="out_of_scope")
         out.append(e)
     return out
+
+
+PRICE = np.asarray([0.5, 0.5, -0.5, 0.5])  # today's price of something: no plan gives it
+
+
+def _uncovered(topic: str, scored: bool = False) -> Example:
+    """A question on the documents' subject that they do not answer: retrieval finds a passage
+    that reads like an answer, but the question asks for something else (a price)."""
+    e = _responsible_example(topic, vector=PRICE)
+    e.item.update(category="unanswerable", must_contain=[])
+    if not scored:
+        e.item.update(id=f"uncovered-{topic}", scored=False, supplement="uncovered")
+    e.labels = np.zeros_like(e.labels)
+    return e
 
 
 def test_logistic_model_learns_a_separable_rule_and_round_trips():
@@ -249,10 +264,27 @@ def test_the_supplement_is_learnt_from_in_every_fold_and_never_scored():
     assert sorted(i.id for i in report.items) == sorted(e.item["id"] for e in examples)
 
 
-def test_the_committed_supplement_reads_as_unanswerable_gold_items():
-    items = out_of_scope_items(OUT_OF_SCOPE_FILE)
+def test_the_uncovered_supplement_teaches_the_abstention_classifier_only():
+    price = _uncovered("maíz morado", scored=True)
+    without = fit_policy(_examples(), inner_folds=3)
+    assert not without.decide(price.delib).abstained  # it reads like a covered question
+    supplement = [_uncovered(f"tema {i}") for i in range(12)]
+    policy = fit_policy(_examples() + supplement, inner_folds=3)
+    decision = policy.decide(price.delib)
+    assert decision.abstained and not decision.out_of_scope
+    assert not policy.decide(_responsible_example("maíz morado").delib).abstained
+    assert policy.meta["uncovered"] == 12 and policy.meta["out_of_scope"] == 0
+    # They are on the documents' subject: the scope classifier does not learn from them.
+    off_topic = _examples() + _supplement()
+    assert fit_scope(off_topic + supplement).to_dict() == fit_scope(off_topic).to_dict()
+
+
+@pytest.mark.parametrize("path", SUPPLEMENTS, ids=lambda p: p.stem)
+def test_the_committed_supplements_read_as_unanswerable_gold_items(path):
+    items = supplement_items(path)
     assert len(items) >= 50 and len({i["question"] for i in items}) == len(items)
     assert all(i["category"] == "unanswerable" and i["must_contain"] == [] for i in items)
+    assert {i["supplement"] for i in items} == {path.stem} and not any(i["scored"] for i in items)
 
 
 GOLD = Path(__file__).resolve().parents[3] / "shared" / "eval"
@@ -272,7 +304,7 @@ def test_the_supplement_is_no_paraphrase_of_a_gold_question():
         for line in (GOLD / name).read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    for item in out_of_scope_items(OUT_OF_SCOPE_FILE):
+    for item in (i for path in SUPPLEMENTS for i in supplement_items(path)):
         words = _words(item["question"])
         closest = max(len(words & g) / len(words | g) for g in gold)
         assert closest < 0.6, item["question"]
