@@ -50,14 +50,17 @@ UNIT_C = 0.5
 ABSTENTION_C = 0.01  # strong: 400 features (the e5 vector among them) for ~300 questions
 SCOPE_C = 1.0
 SEED = 13
-# Two supplements written for this project, none taken from a gold file: learnt from in every
+# Three supplements written for this project, none taken from a gold file: learnt from in every
 # fold, never scored. Requests no export document answers (chit-chat, other topics, instructions
-# to the assistant), for the scope classifier; and questions on the documents' subject that they
-# do not answer (today's prices, fees, office holders, contacts, figures of later years), as
-# uncovered examples for the abstention classifier.
+# to the assistant), for the scope classifier; questions on the documents' subject that they do
+# not answer (today's prices, fees, office holders, contacts, figures of later years), as
+# uncovered examples for the abstention classifier; and questions the documents do answer, in the
+# gold files' format (keys and evidence copied from the documents), none on a passage a gold
+# question is about, for the unit scorer and as covered examples.
 OUT_OF_SCOPE_FILE = Path(__file__).with_name("models") / "out_of_scope.jsonl"
 UNCOVERED_FILE = Path(__file__).with_name("models") / "uncovered.jsonl"
-SUPPLEMENTS = (OUT_OF_SCOPE_FILE, UNCOVERED_FILE)
+ANSWERED_FILE = Path(__file__).with_name("models") / "answered.jsonl"
+SUPPLEMENTS = (OUT_OF_SCOPE_FILE, UNCOVERED_FILE, ANSWERED_FILE)
 
 
 @dataclass
@@ -82,8 +85,14 @@ class Example:
 
     @property
     def supplement(self) -> str | None:
-        """Which supplement the question comes from ("out_of_scope", "uncovered"), if any."""
+        """Which supplement the question comes from ("out_of_scope", "uncovered", "answered"),
+        if any."""
         return self.item.get("supplement")
+
+    @property
+    def on_subject(self) -> bool:
+        """A question on the documents' subject, covered or not: all but the out-of-scope ones."""
+        return self.supplement != "out_of_scope"
 
 
 def collect(
@@ -159,7 +168,9 @@ def folds_of(examples: Sequence[Example], k: int, seed: int = SEED) -> list[int]
 
 
 def fit_units(examples: Sequence[Example], c: float = UNIT_C) -> LogisticModel:
-    rows = [e for e in examples if e.labels.size and e.scored]
+    # The gold questions and the answered supplement (the uncovered one's units, all negative,
+    # taught nothing on the folds).
+    rows = [e for e in examples if e.labels.size and (e.scored or e.answerable)]
     x = np.vstack([e.delib.units_x() for e in rows])
     y = np.concatenate([e.labels for e in rows])
     return fit_logistic(x, y, c, UNIT_FEATURES)
@@ -168,12 +179,8 @@ def fit_units(examples: Sequence[Example], c: float = UNIT_C) -> LogisticModel:
 def fit_abstention(
     examples: Sequence[Example], unit_p: Sequence[np.ndarray], c: float = ABSTENTION_C
 ) -> LogisticModel:
-    """Covered or not, on the gold questions and the uncovered supplement."""
-    rows = [
-        (e, p)
-        for e, p in zip(examples, unit_p, strict=True)
-        if e.scored or e.supplement == "uncovered"
-    ]
+    """Covered or not, on every question on the documents' subject."""
+    rows = [(e, p) for e, p in zip(examples, unit_p, strict=True) if e.on_subject]
     x = np.vstack([question_vector(e.delib, p) for e, p in rows])
     y = np.asarray([not e.answerable for e, _ in rows], dtype=float)
     return fit_logistic(x, y, c, ABSTENTION_FEATURES)
@@ -191,11 +198,15 @@ def fit_scope(examples: Sequence[Example], c: float = SCOPE_C) -> LogisticModel:
     return fit_logistic(x, y, c, SCOPE_FEATURES, class_weight="balanced")
 
 
+def _spread(fold: list[int], k: int) -> list[int]:
+    """Folds with the supplements' questions spread over them too, so that each gets its
+    probabilities from a model that did not learn from it, as the gold questions do."""
+    return [g if g >= 0 else i % k for i, g in enumerate(fold)]
+
+
 def _oof_scope_probabilities(examples: Sequence[Example], k: int) -> np.ndarray:
-    """Each example's scope probability from a model that did not learn from it (the
-    supplement is spread over the folds here, so its own probabilities are honest too)."""
-    fold = folds_of(examples, k, SEED + 3)
-    fold = [g if g >= 0 else i % k for i, g in enumerate(fold)]
+    """Each example's scope probability from a model that did not learn from it."""
+    fold = _spread(folds_of(examples, k, SEED + 3), k)
     out = np.zeros(len(examples))
     for f in range(k):
         model = fit_scope([e for e, g in zip(examples, fold, strict=True) if g != f])
@@ -205,7 +216,7 @@ def _oof_scope_probabilities(examples: Sequence[Example], k: int) -> np.ndarray:
 
 
 def _oof_unit_probabilities(examples: Sequence[Example], k: int) -> list[np.ndarray]:
-    fold = folds_of(examples, k, SEED + 1)
+    fold = _spread(folds_of(examples, k, SEED + 1), k)
     out: list[np.ndarray] = [np.zeros(0)] * len(examples)
     for f in range(k):
         model = fit_units([e for e, g in zip(examples, fold, strict=True) if g != f])
@@ -222,7 +233,7 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
     unit_p = _oof_unit_probabilities(examples, inner_folds)
     scope_p = _oof_scope_probabilities(examples, inner_folds)
     # Abstention probabilities the way unseen questions get them: from models that did not see them.
-    fold = folds_of(examples, inner_folds, SEED + 2)
+    fold = _spread(folds_of(examples, inner_folds, SEED + 2), inner_folds)
     p_out = np.zeros(len(examples))
     for f in range(inner_folds):
         train = [i for i in range(len(examples)) if fold[i] != f]
@@ -231,8 +242,9 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
             if fold[i] == f:
                 x = question_vector(examples[i].delib, unit_p[i])[None, :]
                 p_out[i] = model.probability(x)[0]
-    answerable = np.asarray([e.answerable and e.scored for e in examples])
-    # Out of scope only above every covered question of the inner folds.
+    # Thresholds and the number of quoted units from every covered question, the answered
+    # supplement's too (its probabilities are out of fold as well); out of scope only above all.
+    answerable = np.asarray([e.answerable for e in examples])
     scope_at = _threshold(scope_p[answerable], 0.0)
     abstain_at = _threshold(p_out[answerable], MAX_FALSE_ABSTENTION)
     uncertain_at = min(abstain_at, float(np.quantile(p_out[answerable], UNCERTAIN_QUANTILE)))
@@ -252,6 +264,7 @@ def fit_policy(examples: Sequence[Example], inner_folds: int = 5) -> AnswerPolic
             "examples": sum(e.scored for e in examples),
             "out_of_scope": sum(e.supplement == "out_of_scope" for e in examples),
             "uncovered": sum(e.supplement == "uncovered" for e in examples),
+            "answered": sum(e.supplement == "answered" for e in examples),
             "inner_folds": inner_folds,
         },
     )
@@ -336,19 +349,18 @@ def load_examples(
 
 
 def supplement_items(path: Path) -> list[dict]:
-    """A supplement's questions as unanswerable gold items, named after its file."""
+    """A supplement's questions as gold items, named after its file: a bare question is
+    unanswerable; one with its keys and evidence keeps them."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    records = [json.loads(line) for line in lines if line.strip()]
+    unanswerable = {"category": "unanswerable", "doc": None, "must_contain": [], "evidence": []}
     return [
         {
+            **unanswerable,
+            **record,
             "id": f"{path.stem}-{i:03d}",
-            "question": q,
-            "category": "unanswerable",
-            "doc": None,
-            "must_contain": [],
-            "evidence": [],
             "scored": False,
             "supplement": path.stem,
         }
-        for i, q in enumerate(questions, start=1)
+        for i, record in enumerate(records, start=1)
     ]

@@ -14,7 +14,10 @@ from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
 from retrieval.training import (
+    ANSWERED_FILE,
+    OUT_OF_SCOPE_FILE,
     SUPPLEMENTS,
+    UNCOVERED_FILE,
     Example,
     _threshold,
     cross_validate,
@@ -108,6 +111,22 @@ def _uncovered(topic: str, scored: bool = False) -> Example:
         e.item.update(id=f"uncovered-{topic}", scored=False, supplement="uncovered")
     e.labels = np.zeros_like(e.labels)
     return e
+
+
+def _target_example(topic: str, answered: bool = False) -> Example:
+    """'how much X in a year': the row with the figure answers it, though a sentence that
+    repeats the question's words reads closer."""
+    question = f"¿cuántas toneladas de {topic} se exportaron en la región?"
+    units = [
+        _candidate(f"Las toneladas de {topic} que se exportaron en la región crecieron.", 1),
+        _candidate(f"Exportación de {topic}: 1 250 toneladas en 2020.", 2, "row"),
+    ]
+    item = {"id": f"meta-{topic}", "category": "indicator", "must_contain": ["1 250"]}
+    if answered:
+        item.update(id=f"answered-{topic}", scored=False, supplement="answered")
+    signals = {"dense_top_chunk": 0.9, "agreement": 0.6, "n_terms": 1.5}
+    delib = Deliberation(_view(question), units, signals)
+    return Example(item, delib, 1, np.asarray([0.0, 1.0]), 1.0)
 
 
 def test_logistic_model_learns_a_separable_rule_and_round_trips():
@@ -279,20 +298,65 @@ def test_the_uncovered_supplement_teaches_the_abstention_classifier_only():
     assert fit_scope(off_topic + supplement).to_dict() == fit_scope(off_topic).to_dict()
 
 
-@pytest.mark.parametrize("path", SUPPLEMENTS, ids=lambda p: p.stem)
-def test_the_committed_supplements_read_as_unanswerable_gold_items(path):
+def test_the_answered_supplement_teaches_the_unit_scorer_and_is_never_scored():
+    new = _target_example("maíz morado")
+    without = fit_policy(_examples(), inner_folds=3)
+    # Only "who" questions so far: the sentence that repeats the question's words wins.
+    assert without.decide(new.delib).quotes[0].startswith("Las toneladas")
+    supplement = [_target_example(t, answered=True) for t in TOPICS]
+    policy = fit_policy(_examples() + supplement, inner_folds=3)
+    decision = policy.decide(new.delib)
+    assert not decision.abstained and decision.quotes[0].startswith("Exportación de maíz morado")
+    assert policy.meta["answered"] == len(TOPICS)
+    report = cross_validate(_examples() + supplement, k=3)
+    assert not any(i.id.startswith("answered-") for i in report.items)
+
+
+@pytest.mark.parametrize("path", [UNCOVERED_FILE, OUT_OF_SCOPE_FILE], ids=lambda p: p.stem)
+def test_the_committed_question_supplements_read_as_unanswerable_gold_items(path):
     items = supplement_items(path)
     assert len(items) >= 50 and len({i["question"] for i in items}) == len(items)
     assert all(i["category"] == "unanswerable" and i["must_contain"] == [] for i in items)
     assert {i["supplement"] for i in items} == {path.stem} and not any(i["scored"] for i in items)
 
 
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+def _collapsed(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_answered_supplement_quotes_its_documents():
+    """Every item's evidence is in its document(s) and every key in its evidence or document,
+    as the gold files' checker (verify.py) requires."""
+    items = supplement_items(ANSWERED_FILE)
+    assert len(items) >= 100 and len({i["question"] for i in items}) == len(items)
+    texts = {
+        p.name: _collapsed(p.read_text(encoding="utf-8"))
+        for p in CORPUS.iterdir()
+        if p.suffix in (".txt", ".md")
+    }
+    folded = {name: _fold(text) for name, text in texts.items()}
+    for item in items:
+        docs = item["doc"] if isinstance(item["doc"], list) else [item["doc"]]
+        assert item["category"] != "unanswerable" and 1 <= len(item["must_contain"]) <= 3
+        for snippet in item["evidence"]:
+            assert any(_collapsed(snippet) in texts[d] for d in docs), snippet
+        for key in item["must_contain"]:
+            assert any(_fold(key) in folded[d] for d in docs), key
+
+
 GOLD = Path(__file__).resolve().parents[3] / "shared" / "eval"
 
 
-def _words(text: str) -> set[str]:
+def _fold(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.casefold())
-    return set(re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c))))
+    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", _fold(text)))
 
 
 @pytest.mark.skipif(not (GOLD / "train.jsonl").is_file(), reason=f"no gold set at {GOLD}")
@@ -308,3 +372,25 @@ def test_the_supplement_is_no_paraphrase_of_a_gold_question():
         words = _words(item["question"])
         closest = max(len(words & g) / len(words | g) for g in gold)
         assert closest < 0.6, item["question"]
+
+
+def _five_grams(text: str) -> set[tuple[str, ...]]:
+    words = _fold(text).split()
+    return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+
+
+@pytest.mark.skipif(not (GOLD / "train.jsonl").is_file(), reason=f"no gold set at {GOLD}")
+def test_no_answered_supplement_item_is_about_a_gold_passage():
+    """Cross-validation stays honest: no supplement question quotes what a gold one does (half
+    or more of either snippet's word 5-grams in common)."""
+    gold = [
+        _five_grams(snippet)
+        for name in ("train.jsonl", "dev.jsonl")
+        for line in (GOLD / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+        for snippet in json.loads(line)["evidence"]
+    ]
+    for item in supplement_items(ANSWERED_FILE):
+        for snippet in map(_five_grams, item["evidence"]):
+            shared = max(len(snippet & g) / min(len(snippet), len(g)) for g in gold if g)
+            assert shared < 0.5, item["question"]
