@@ -1,18 +1,18 @@
 """The learned answer policy: unit scorer, abstention classifier and quote selection, on small
 synthetic deliberations (no gold question is copied here)."""
 
-import json
 import re
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retrieval.errors import PolicyMissing
+from retrieval.evaluation import load_gold, word_ngrams
 from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
+from retrieval.text import collapse_whitespace, fold_accents
 from retrieval.training import (
     ANSWERED_FILE,
     OUT_OF_SCOPE_FILE,
@@ -114,8 +114,8 @@ def _uncovered(topic: str, scored: bool = False) -> Example:
 
 
 def _target_example(topic: str, answered: bool = False) -> Example:
-    """'how much X in a year': the row with the figure answers it, though a sentence that
-    repeats the question's words reads closer."""
+    """'how much X': the row with the figure answers it, though a sentence that repeats the
+    question's words reads closer."""
     question = f"¿cuántas toneladas de {topic} se exportaron en la región?"
     units = [
         _candidate(f"Las toneladas de {topic} que se exportaron en la región crecieron.", 1),
@@ -323,74 +323,53 @@ def test_the_committed_question_supplements_read_as_unanswerable_gold_items(path
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 
-def _collapsed(text: str) -> str:
-    return " ".join(text.split())
-
-
 def test_the_answered_supplement_quotes_its_documents():
     """Every item's evidence is in its document(s) and every key in its evidence or document,
     as the gold files' checker (verify.py) requires."""
     items = supplement_items(ANSWERED_FILE)
     assert len(items) >= 100 and len({i["question"] for i in items}) == len(items)
     texts = {
-        p.name: _collapsed(p.read_text(encoding="utf-8"))
+        p.name: collapse_whitespace(p.read_text(encoding="utf-8"))
         for p in CORPUS.iterdir()
         if p.suffix in (".txt", ".md")
     }
-    folded = {name: _fold(text) for name, text in texts.items()}
+    folded = {name: fold_accents(text) for name, text in texts.items()}
     for item in items:
         docs = item["doc"] if isinstance(item["doc"], list) else [item["doc"]]
         assert item["category"] != "unanswerable" and 1 <= len(item["must_contain"]) <= 3
         for snippet in item["evidence"]:
-            assert any(_collapsed(snippet) in texts[d] for d in docs), snippet
+            assert any(collapse_whitespace(snippet) in texts[d] for d in docs), snippet
         for key in item["must_contain"]:
-            assert any(_fold(key) in folded[d] for d in docs), key
+            assert any(fold_accents(key) in folded[d] for d in docs), key
 
 
 GOLD = Path(__file__).resolve().parents[3] / "shared" / "eval"
 
 
-def _fold(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in folded if not unicodedata.combining(c)).split())
+def _gold() -> list[dict]:
+    return [item for name in ("train.jsonl", "dev.jsonl") for item in load_gold(GOLD / name)]
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", _fold(text)))
+    return set(re.findall(r"\w+", fold_accents(text)))
 
 
 @pytest.mark.skipif(not (GOLD / "train.jsonl").is_file(), reason=f"no gold set at {GOLD}")
 def test_the_supplement_is_no_paraphrase_of_a_gold_question():
     """The gold files' own test (verify.py --disjoint-with): token Jaccard below 0.6."""
-    gold = [
-        _words(json.loads(line)["question"])
-        for name in ("train.jsonl", "dev.jsonl")
-        for line in (GOLD / name).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    gold = [_words(item["question"]) for item in _gold()]
     for item in (i for path in SUPPLEMENTS for i in supplement_items(path)):
         words = _words(item["question"])
         closest = max(len(words & g) / len(words | g) for g in gold)
         assert closest < 0.6, item["question"]
 
 
-def _five_grams(text: str) -> set[tuple[str, ...]]:
-    words = _fold(text).split()
-    return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
-
-
 @pytest.mark.skipif(not (GOLD / "train.jsonl").is_file(), reason=f"no gold set at {GOLD}")
 def test_no_answered_supplement_item_is_about_a_gold_passage():
     """Cross-validation stays honest: no supplement question quotes what a gold one does (half
     or more of either snippet's word 5-grams in common)."""
-    gold = [
-        _five_grams(snippet)
-        for name in ("train.jsonl", "dev.jsonl")
-        for line in (GOLD / name).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-        for snippet in json.loads(line)["evidence"]
-    ]
+    gold = [set(word_ngrams(snippet)) for item in _gold() for snippet in item["evidence"]]
     for item in supplement_items(ANSWERED_FILE):
-        for snippet in map(_five_grams, item["evidence"]):
-            shared = max(len(snippet & g) / min(len(snippet), len(g)) for g in gold if g)
+        for snippet in (set(word_ngrams(s)) for s in item["evidence"]):
+            shared = max(len(snippet & g) / min(len(snippet), len(g)) for g in gold)
             assert shared < 0.5, item["question"]
