@@ -3,7 +3,8 @@
     python bench/compare_checkouts.py --baseline /ruta/a/otro/checkout [--data-dir data] [--rounds 3]
 
 Both answer the dev questions from the same index (`--data-dir`, built with `exporta ingest`),
-alternating, each in its own process; the figures are printed side by side.
+alternating, each in its own process, opened as a server opens it (`warm=True` where the checkout
+has it: the snapshot read whole before the first question); the figures are printed side by side.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ try:
     from bot.settings import load_settings
 except ImportError:  # a checkout from before the settings split
     from retrieval.settings import load_settings
-service = AnswerService.from_settings(load_settings(data_dir=Path(sys.argv[1])))
+settings = load_settings(data_dir=Path(sys.argv[1]))
+try:
+    service = AnswerService.from_settings(settings, warm=True)
+except TypeError:  # a checkout from before warm snapshots
+    service = AnswerService.from_settings(settings)
 opened = time.perf_counter() - started
 times = []
 for question in [json.loads(line)["question"] for line in open(sys.argv[2])]:

@@ -66,7 +66,7 @@ def main() -> None:
     from retrieval.settings import load_settings
 
     started = time.perf_counter()
-    service = AnswerService.from_settings(load_settings())
+    service = AnswerService.from_settings(load_settings(), warm=True)  # as a server opens it
     figures["service_open_s"] = round(time.perf_counter() - started, 2)
     with open(args.gold, encoding="utf-8") as fh:
         questions = [json.loads(line)["question"] for line in fh if line.strip()]

@@ -257,7 +257,7 @@ def cmd_telegram(args: argparse.Namespace) -> int:
         raise ConfigurationError("telegram.token_missing")
     redact_secrets_in_logs(token, settings.telegram_webhook_secret.get_secret_value())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, token included
-    service = AnswerService.from_settings(settings)
+    service = AnswerService.from_settings(settings, warm=True)
     jobs = job_runner(settings, on_commit=service.refresh) if settings.telegram_staff_ids else None
     application = build_application(service, settings, usage=open_usage_log(settings), jobs=jobs)
     print(message("telegram.polling_started"), file=sys.stderr, flush=True)

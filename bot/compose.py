@@ -52,12 +52,14 @@ def web_app(settings: Settings | None = None):
 
     settings = settings or load_settings()
     try:
-        service = AnswerService.from_settings(settings)
+        service = AnswerService.from_settings(settings, warm=True)
     except IndexMissing as exc:  # serve anyway: the page and /readyz say what to do
         print(f"Aviso: {exc}", file=sys.stderr, flush=True)
         service = None
     # After a staff job commits: the service reloads, or opens if the index was empty.
-    live = LiveService(service, open_service=lambda: AnswerService.from_settings(settings))
+    live = LiveService(
+        service, open_service=lambda: AnswerService.from_settings(settings, warm=True)
+    )
     usage = open_usage_log(settings)
     jobs = None
     if settings.admin_token.get_secret_value() or settings.telegram_staff_ids:

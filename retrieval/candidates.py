@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from retrieval.contract import Chunk, Source
-from retrieval.features import Candidate, unit_terms
+from retrieval.features import Candidate, read_unit, unit_terms
 from retrieval.units import Unit, decode_vectors, units_from_json
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,13 @@ class UnitBook:
 
     def units_of(self, chunk_id: str) -> list[Unit]:
         return self._units.get(chunk_id, [])
+
+    def warm(self) -> None:
+        """Read every unit's terms and properties now rather than at its first question."""
+        for chunk_id, units in self._units.items():
+            self._unit_terms(chunk_id)
+            for unit in units:
+                read_unit(unit.text)
 
     def _unit_terms(self, chunk_id: str) -> list[frozenset[str]]:
         if chunk_id not in self._terms:

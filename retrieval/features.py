@@ -214,7 +214,7 @@ class _Reading:
 
 
 @lru_cache(maxsize=65536)
-def _read(text: str) -> _Reading:
+def read_unit(text: str) -> _Reading:
     years = frozenset(_YEAR.findall(text))
     names = _ACRONYM.findall(text) + _CAPITALISED.findall(text)
     return _Reading(
@@ -234,7 +234,7 @@ def _name_terms(name: str) -> frozenset[str]:
 
 
 def _properties(unit: Unit, view: QuestionView) -> dict[str, float]:
-    r = _read(unit.text)
+    r = read_unit(unit.text)
     # What the unit adds to the question: names and figures the question does not already hold.
     novel_names = [n for n in r.names if not n <= view.terms]
     novel_figures = [f for f in r.figures if f not in view.numbers]

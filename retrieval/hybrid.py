@@ -95,8 +95,13 @@ class HybridRetriever:
         """Folded text with misspelt words replaced by the corpus' own spelling."""
         return self._lexical.correct(text)
 
-    def _unit_coverage(self, chunk_id: str, terms: set[str]) -> float:
-        """IDF mass of the query terms that the chunk's best sentence or row holds (with its context)."""
+    def warm(self) -> None:
+        """Read every chunk's sentences now rather than at its first question."""
+        for chunk_id in self._by_id:
+            self._sentence_terms(chunk_id)
+
+    def _sentence_terms(self, chunk_id: str) -> list[frozenset[str]]:
+        """The terms of each sentence or row of the chunk, with its context's."""
         units = self._units.get(chunk_id)
         if units is None:
             chunk = self._by_id[chunk_id]
@@ -104,6 +109,11 @@ class HybridRetriever:
             units = self._units[chunk_id] = [
                 context | frozenset(content_terms(s)) for s in split_sentences(chunk.text)
             ] or [context]
+        return units
+
+    def _unit_coverage(self, chunk_id: str, terms: set[str]) -> float:
+        """IDF mass of the query terms that the chunk's best sentence or row holds (with its context)."""
+        units = self._sentence_terms(chunk_id)
         return max(fsum(self.term_weight(t) for t in terms & unit) for unit in units)
 
     def retrieved(self, chunk_id: str) -> Retrieved:

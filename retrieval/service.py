@@ -63,13 +63,16 @@ class AnswerService:
         settings: RetrievalSettings,
         composer: LlmComposer | None = None,
         policy: AnswerPolicy | None = None,
+        warm: bool = False,
     ) -> None:
+        """`warm`: read each snapshot whole when it opens (a server), not question by question."""
         store.check_model(embedder.identity)
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self._composer = composer
         self._policy = policy or _committed_policy()
+        self._warm = warm
         trained_with = (self._policy.meta if self._policy else {}).get("embedding_model")
         if trained_with and trained_with != embedder.identity:
             logger.warning(
@@ -82,7 +85,7 @@ class AnswerService:
         self._checked_at = time.monotonic()
 
     def _load(self, manifest: dict[str, DocumentRecord]) -> Snapshot:
-        return load_snapshot(self.store, self.embedder, self._policy, manifest)
+        return load_snapshot(self.store, self.embedder, self._policy, manifest, self._warm)
 
     # The current snapshot; a question reads it once, so a reload never mixes two index states.
     @property
@@ -129,12 +132,12 @@ class AnswerService:
             logger.exception("Reloading the index failed")
 
     @classmethod
-    def from_settings(cls, settings: RetrievalSettings) -> AnswerService:
+    def from_settings(cls, settings: RetrievalSettings, warm: bool = False) -> AnswerService:
         """Open the configured store and embedding model (the composition root calls this)."""
         store = ChunkStore.open(settings)
         store.check_model(settings.embedding_model)  # fail fast, before loading the model
         embedder = build_embedder(settings, for_queries=True)
-        return cls(store, embedder, settings, LlmComposer.from_settings(settings))
+        return cls(store, embedder, settings, LlmComposer.from_settings(settings), warm=warm)
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self._index.manifest.values(), key=lambda r: r.doc_id)

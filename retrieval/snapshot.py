@@ -43,14 +43,23 @@ def load_snapshot(
     embedder: Embedder,
     policy: AnswerPolicy | None,
     manifest: dict[str, DocumentRecord],
+    warm: bool = False,
 ) -> Snapshot:
-    """The snapshot of `manifest`'s versions; IndexMissing when they hold no chunk."""
+    """The snapshot of `manifest`'s versions; IndexMissing when they hold no chunk.
+
+    `warm` reads every chunk's units and terms now (a few seconds on the bundled corpus), which a
+    cold snapshot does at each chunk's first question: for a server, before its first question
+    and, on a reload, off to the side.
+    """
     chunks = store.live_chunks(manifest)
     if not chunks:
         raise IndexMissing("errors.index_missing", location=store.location)
     retriever = HybridRetriever(store, embedder, chunks)
     glossary = Glossary(chunks)
     units = UnitBook(chunks, retriever.terms_of)
+    if warm:
+        retriever.warm()
+        units.warm()
     logger.info(
         "Index opened: %d chunks, %d answer units, %d glossary acronyms, from %s",
         len(chunks),

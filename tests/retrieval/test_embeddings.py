@@ -2,6 +2,7 @@
 
 import ctypes
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,42 @@ def test_a_one_thread_query_embedder_leaves_the_indexing_embedder_its_threads(mo
     passages.embed_passages(["La VUCE es la Ventanilla Única de Comercio Exterior."])
     assert set(_openmp_max_threads()) == {2}
     assert "OMP_NUM_THREADS" not in os.environ  # nor does a process it starts inherit one thread
+
+
+def test_a_query_vector_is_the_same_bit_for_bit_whatever_the_thread_count():
+    # The answer policy is trained on one-thread query vectors; a server embeds with every core.
+    question = "¿quién es responsable del servicio S2.1.1 de la PNMCE?"
+    one, every = E5Embedder(threads=1), E5Embedder(threads=2)
+    assert np.array_equal(one.embed_query(question), every.embed_query(question))
+
+
+def test_a_lone_query_takes_every_core_and_one_beside_another(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    queries = E5Embedder(threads=2, share_cores=True)
+
+    queries.embed_query("¿qué es la VUCE?")
+    assert _openmp_max_threads() and set(_openmp_max_threads()) == {2}
+
+    # While another call runs (a long batch on another thread), a query takes one thread.
+    started = threading.Event()
+    real_passage = queries._model.passage
+
+    def slow_passage(texts):
+        started.set()
+        release.wait(timeout=30)
+        return real_passage(texts)
+
+    release = threading.Event()
+    monkeypatch.setattr(queries._model, "passage", slow_passage)
+    other = threading.Thread(target=queries.embed_passages, args=([PALTA],))
+    other.start()
+    try:
+        assert started.wait(timeout=30)
+        vector = queries.embed_query("¿qué es la VUCE?")
+        assert set(_openmp_max_threads()) == {1}
+    finally:
+        release.set()
+        other.join()
+    assert np.array_equal(vector, E5Embedder(threads=1).embed_query("¿qué es la VUCE?"))
+    queries.embed_query("¿qué es la VUCE?")  # alone again
+    assert set(_openmp_max_threads()) == {2}

@@ -287,3 +287,23 @@ def test_a_query_vector_reads_a_bounded_number_of_tokens(embedder, text):
     assert text.startswith(cut) and cut
     assert MAX_QUERY_TOKENS // 2 < embedder._model.token_count(cut, True) <= MAX_QUERY_TOKENS
     assert embedder.first_tokens("¿Qué es SANIPES?") == "¿Qué es SANIPES?"
+
+
+def test_a_warm_service_has_read_every_unit_before_its_first_question_and_answers_the_same(
+    indexed, embedder, service
+):
+    from retrieval.features import read_unit
+
+    settings, _ = indexed
+    read_unit.cache_clear()
+    warm = AnswerService(ChunkStore.open(settings), embedder, settings, warm=True)
+    units = [u for c in warm.retriever.chunks for u in warm.units.units_of(c.chunk_id)]
+    assert units and read_unit.cache_info().currsize >= len({u.text for u in units})
+    assert {c.chunk_id for c in warm.retriever.chunks} <= warm.retriever._units.keys()
+
+    for question in ["¿Qué es SANIPES?", "¿Quién capacita en el secado de orégano?"]:
+        cold_answer, warm_answer = service.answer(question), warm.answer(question)
+        assert warm_answer.answer == cold_answer.answer
+        assert [s.chunk_id for s in warm_answer.sources] == [
+            s.chunk_id for s in cold_answer.sources
+        ]
