@@ -68,7 +68,6 @@ UNIT_FEATURES = [
     *(f"{k.value}*cover_prev_rel" for k in KINDS),
 ]
 _INTERACTIONS = {k: [(p, f"{k.value}*{p}") for p in UNIT_PROPERTIES] for k in KINDS}
-_NO_INTERACTION = dict.fromkeys((n for n in UNIT_FEATURES if "*" in n), 0.0)
 QUESTION_FEATURES = [
     "p_best",
     "p_second",
@@ -157,47 +156,53 @@ def unit_matrix(view: QuestionView, candidates: list[Candidate]) -> np.ndarray:
     """One row of UNIT_FEATURES per candidate."""
     if not candidates:
         return np.zeros((0, len(UNIT_FEATURES)))
-    covers = [view.cover(c.terms) for c in candidates]
-    dense = [
-        float(c.vector @ view.vector) if c.vector is not None and c.vector.size else 0.0
-        for c in candidates
-    ]
-    cover_order = _ranks(covers)
-    dense_order = _ranks(dense)
-    best_cover, best_dense = max(covers), max(dense)
+    covers = np.asarray([view.cover(c.terms) for c in candidates])
+    dense = np.asarray(
+        [
+            float(c.vector @ view.vector) if c.vector is not None and c.vector.size else 0.0
+            for c in candidates
+        ]
+    )
+    best_cover = covers.max()
     best_by_chunk: dict[int, float] = {}
     for c, cover in zip(candidates, covers, strict=True):
         best_by_chunk[c.n] = max(best_by_chunk.get(c.n, 0.0), cover)
-    rows = []
-    for i, c in enumerate(candidates):
-        props = _properties(c.unit, view)
-        f = {
-            "cover": covers[i],
-            "cover_ctx": view.cover(c.terms | c.context),
-            "cover_rel": covers[i] - best_cover,
-            "cover_rank": 1 / (1 + cover_order[i]),
-            "cover_chunk": view.cover(c.chunk_terms),
-            "cover_next": view.cover(c.neighbours[1]),
-            "cover_prev": view.cover(c.neighbours[0]),
-            # A flattened row: the unit that follows the one matching the question holds its cells.
-            "cover_next_rel": view.cover(c.neighbours[1]) - best_cover,
-            "cover_prev_rel": view.cover(c.neighbours[0]) - best_cover,
-            "best_in_chunk": float(covers[i] >= best_by_chunk[c.n] > 0),
-            "dense": dense[i],
-            "dense_rel": dense[i] - best_dense,
-            "dense_rank": 1 / (1 + dense_order[i]),
-            "length": math.log(1 + len(c.unit.text)) / 6,
-            "year_any": float(bool(_YEAR.search(c.unit.text))),
-            "share_percent": float(view.wants_share and props["percent"] > 0),
-            "novel_share": len(c.terms - view.terms) / max(1, len(c.terms)),
-            **props,
-        }
-        f.update(_NO_INTERACTION)  # only the question's own type interacts with the unit
-        for p, name in _INTERACTIONS[view.kind]:
-            f[name] = props[p]
-        f[f"{view.kind.value}*cover_prev_rel"] = f["cover_prev_rel"]
-        rows.append([f[name] for name in UNIT_FEATURES])
-    return np.asarray(rows, dtype=np.float64)
+    best_in_chunk = [
+        float(cover >= best_by_chunk[c.n] > 0) for c, cover in zip(candidates, covers, strict=True)
+    ]
+    cover_next = np.asarray([view.cover(c.neighbours[1]) for c in candidates])
+    cover_prev = np.asarray([view.cover(c.neighbours[0]) for c in candidates])
+    props = [_properties(c.unit, view) for c in candidates]
+    f: dict[str, np.ndarray] = {
+        "cover": covers,
+        "cover_ctx": np.asarray([view.cover(c.terms | c.context) for c in candidates]),
+        "cover_rel": covers - best_cover,
+        "cover_rank": 1 / (1 + np.asarray(_ranks(list(covers)))),
+        "cover_chunk": np.asarray([view.cover(c.chunk_terms) for c in candidates]),
+        "cover_next": cover_next,
+        "cover_prev": cover_prev,
+        # A flattened row: the unit that follows the one matching the question holds its cells.
+        "cover_next_rel": cover_next - best_cover,
+        "cover_prev_rel": cover_prev - best_cover,
+        "best_in_chunk": np.asarray(best_in_chunk),
+        "dense": dense,
+        "dense_rel": dense - dense.max(),
+        "dense_rank": 1 / (1 + np.asarray(_ranks(list(dense)))),
+        "length": np.asarray([math.log(1 + len(c.unit.text)) / 6 for c in candidates]),
+        "year_any": np.asarray([float(bool(read_unit(c.unit.text).years)) for c in candidates]),
+        "share_percent": np.asarray([float(view.wants_share and p["percent"] > 0) for p in props]),
+        "novel_share": np.asarray(
+            [len(c.terms - view.terms) / max(1, len(c.terms)) for c in candidates]
+        ),
+    }
+    for name in UNIT_PROPERTIES:
+        f[name] = np.asarray([p[name] for p in props])
+    # Only the question's own type interacts with the unit; the other types' columns stay 0.
+    for p, name in _INTERACTIONS[view.kind]:
+        f[name] = f[p]
+    f[f"{view.kind.value}*cover_prev_rel"] = f["cover_prev_rel"]
+    zeros = np.zeros(len(candidates))
+    return np.column_stack([f.get(name, zeros) for name in UNIT_FEATURES]).astype(np.float64)
 
 
 @dataclass(frozen=True)
