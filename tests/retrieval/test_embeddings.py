@@ -1,6 +1,7 @@
 """The embedding provider switch: bundled e5 by default, any local sentence-transformers model."""
 
 import ctypes
+import fcntl
 import os
 import threading
 from pathlib import Path
@@ -10,7 +11,13 @@ import pytest
 
 from bot.settings import load_settings
 from ingest import IndexService
-from retrieval.embeddings import E5Embedder, SentenceTransformerEmbedder, build_embedder
+from retrieval import embeddings
+from retrieval.embeddings import (
+    CORES_LOCK,
+    E5Embedder,
+    SentenceTransformerEmbedder,
+    build_embedder,
+)
 from retrieval.errors import ConfigurationError, ModelMismatch
 from retrieval.service import AnswerService
 from retrieval.settings import DEFAULT_EMBEDDING_MODEL
@@ -136,6 +143,7 @@ def test_a_query_vector_is_the_same_bit_for_bit_whatever_the_thread_count():
 
 def test_a_lone_query_takes_every_core_and_one_beside_another(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(embeddings, "BUSY_SECONDS", 0.0)  # not what the busy window does
     queries = E5Embedder(threads=2, share_cores=True)
 
     queries.embed_query("¿qué es la VUCE?")
@@ -164,4 +172,90 @@ def test_a_lone_query_takes_every_core_and_one_beside_another(monkeypatch):
         other.join()
     assert np.array_equal(vector, E5Embedder(threads=1).embed_query("¿qué es la VUCE?"))
     queries.embed_query("¿qué es la VUCE?")  # alone again
+    assert set(_openmp_max_threads()) == {2}
+
+
+def test_a_query_takes_one_thread_while_another_process_embeds(monkeypatch, tmp_path):
+    # Another worker's call holds the data directory's cores lock (shared while it runs, as
+    # every e5 call with the lock does); fcntl locks of separate openings conflict as across
+    # processes.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(embeddings, "BUSY_SECONDS", 0.0)
+    lock = tmp_path / "data" / CORES_LOCK
+    queries = E5Embedder(threads=2, share_cores=True, cores_lock=lock)
+    queries.embed_query("¿qué es la VUCE?")
+    assert set(_openmp_max_threads()) == {2}
+
+    with open(lock, "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_SH)
+        queries.embed_query("¿qué es la VUCE?")
+        assert set(_openmp_max_threads()) == {1}
+    queries.embed_query("¿qué es la VUCE?")  # the other call ended
+    assert set(_openmp_max_threads()) == {2}
+
+    # And while a query of ours runs with every core, another process's query sees it.
+    seen = []
+    real_query = queries._model.query
+
+    def query_and_look(text):
+        with open(lock, "rb") as other:
+            seen.append(_try_exclusive(other))
+        return real_query(text)
+
+    monkeypatch.setattr(queries._model, "query", query_and_look)
+    queries.embed_query("¿qué es la VUCE?")
+    assert seen == [False]
+    monkeypatch.setattr(queries._model, "query", real_query)
+
+    # While another process's query holds every core, a query waits for it instead of adding
+    # its thread to theirs.
+    calls = []
+    monkeypatch.setattr(
+        queries._model, "query", lambda text: calls.append(text) or real_query(text)
+    )
+    with open(lock, "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=queries.embed_query, args=("¿qué es la VUCE?",))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not calls
+    waiting.join(timeout=30)
+    assert not waiting.is_alive() and calls == ["¿qué es la VUCE?"]
+
+
+def _try_exclusive(file) -> bool:
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(file, fcntl.LOCK_UN)
+    return True
+
+
+def test_after_queries_overlap_a_lone_one_keeps_to_one_thread_for_a_while(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    queries = E5Embedder(threads=2, share_cores=True)
+    monkeypatch.setattr(embeddings, "_overlapped_at", [-embeddings.BUSY_SECONDS])
+    queries.embed_query("¿qué es la VUCE?")
+    assert set(_openmp_max_threads()) == {2}  # idle
+
+    real_query = queries._model.query
+    inner = []
+
+    def overlapping(text):  # another query starts while this one runs
+        if not inner:
+            inner.append(1)
+            other = threading.Thread(target=queries.embed_query, args=("¿qué es SANIPES?",))
+            other.start()
+            other.join()
+        return real_query(text)
+
+    monkeypatch.setattr(queries._model, "query", overlapping)
+    queries.embed_query("¿qué es la VUCE?")
+    monkeypatch.setattr(queries._model, "query", real_query)
+
+    queries.embed_query("¿qué es la VUCE?")  # alone, but the server was busy a moment ago
+    assert set(_openmp_max_threads()) == {1}
+    embeddings._overlapped_at[0] -= embeddings.BUSY_SECONDS + 1  # … and then quiet for a while
+    queries.embed_query("¿qué es la VUCE?")
     assert set(_openmp_max_threads()) == {2}
