@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 EMBED_BATCH = 16
 # Bump when cleaning or chunking changes: every document is then re-chunked on the next run.
-PIPELINE_VERSION = "16"
+PIPELINE_VERSION = "17"
 
 
 @dataclass

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import re
 
-from retrieval.text import first_words
-
 LIST_ITEMS = 6
-LIST_INTRO_WORDS = 25
-LIST_ITEM_WORDS = 8
 _VALUE = re.compile(r"-|\d[\d .,/]*%?")
 
 
-def list_with_items(units: list[str], i: int) -> str:
-    """A list's introduction ("estos medios son:") with the items that follow it, each named by
-    its first clause; the introduction alone when no items follow."""
+def list_with_items(units: list[str], i: int, max_chars: int) -> str:
+    """A list's whole introduction ("estos medios son:") with the items that follow it, each
+    named by its first clause, as many whole items as fit in max_chars (at least one); the
+    introduction alone when no items follow. No name is cut, so nothing ends in "…"."""
     text = units[i]
     items = [head for unit in _list_units(units[i + 1 :]) for head in _list_items(unit)]
     if not text.endswith(":") or not items:
         return text
-    intro = text.split()
-    intro_text = " ".join(intro[-LIST_INTRO_WORDS:])  # what introduces the list, right before it
-    prefix = "… " if len(intro) > LIST_INTRO_WORDS else ""
-    listed = "; ".join(items[:LIST_ITEMS])
-    return f"{prefix}{intro_text} {listed}{'' if listed.endswith('…') else '.'}"
+    listed = items[0]
+    for item in items[1:LIST_ITEMS]:
+        if len(text) + len(listed) + len(item) + 4 > max_chars:
+            break
+        listed = f"{listed}; {item}"
+    return f"{text} {listed}."
 
 
 def _list_units(units: list[str]) -> list[str]:
@@ -47,7 +45,7 @@ def _list_items(unit: str) -> list[str]:
         clause = item.split(",", 1)[0].strip()
         named = clause if len(clause.split()) >= 2 else item.strip()
         if named:
-            items.append(first_words(named, LIST_ITEM_WORDS))
+            items.append(named)
     return items
 
 

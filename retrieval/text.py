@@ -77,9 +77,3 @@ def split_sentences(text: str) -> list[str]:
 
 def count_words(text: str) -> int:
     return len(text.split())
-
-
-def first_words(text: str, n: int) -> str:
-    """The first n words, with " …" when there were more (a list item, an objective's name)."""
-    tokens = text.split()
-    return " ".join(tokens[:n]) + (" …" if len(tokens) > n else "")

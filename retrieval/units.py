@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from retrieval.contract import Facts
 from retrieval.quotes import label_values, list_with_items
-from retrieval.text import collapse_whitespace, first_words, split_sentences
+from retrieval.text import collapse_whitespace, split_sentences
 
 MIN_UNIT_CHARS = 80  # shorter pieces (a table cell, a label) are read with the pieces that follow
 MAX_UNIT_CHARS = 450  # longer sentences are cut at their clauses
@@ -59,9 +59,11 @@ def cut_units(text: str, facts: Facts | None = None, columns: str | None = None)
         if years:
             piece = label_values(piece, years, set(years))
         if piece.endswith(":"):
-            listed = list_with_items(pieces, i)
-            if listed != piece:
+            listed = list_with_items(pieces, i, MAX_UNIT_CHARS)
+            if listed != piece:  # the introduction is read with its items, not alone
                 texts.append((f"{buffer} {listed}".strip(), "list"))
+                buffer = ""
+                continue
         buffer = f"{buffer} {piece}".strip() if buffer else piece
         if len(clean_unit(buffer)) >= MIN_UNIT_CHARS or buffer.endswith(":"):
             texts += [(part, "sentence") for part in _clauses(buffer)]
@@ -111,7 +113,7 @@ def fact_texts(facts: Facts) -> list[str]:
             text += f"; con participación de: {', '.join(service.participants)}"
         texts.append(f"{text} (servicio {service.name.rstrip('.')}).")
     for row in facts.objetivos or []:
-        objective = first_words(row.objective.rstrip("."), 14)
+        objective = row.objective.rstrip(".")
         if row.responsible:
             texts.append(
                 f"Responsable del {row.code} ({objective}): {row.responsible.rstrip('.')}."

@@ -85,10 +85,44 @@ def test_a_list_after_a_colon_is_quoted_item_by_item_up_to_its_end():
         "El permiso de pesca para las embarcaciones; y La licencia exigida para las plantas.",
         "Las instituciones públicas que intervienen en el sector son:",
     ]
-    assert list_with_items(units, 0) == (
+    assert list_with_items(units, 0, 450) == (
         "Existen 4 medios que otorga el Ministerio de la Producción, estos medios son: "
         "Las concesiones; Las autorizaciones; El permiso de pesca para las embarcaciones; "
         "La licencia exigida para las plantas."
+    )
+
+
+def test_a_list_keeps_its_items_whole_and_drops_the_ones_that_do_not_fit():
+    items = [
+        f"• Un representante de la Cooperativa Agraria Número {n} de la Provincia;"
+        for n in range(1, 7)
+    ]
+    units = ["El consejo de la agencia está conformado por las siguientes instituciones:", *items]
+    listed = list_with_items(units, 0, 300)
+    assert "…" not in listed and len(listed) <= 300
+    # Whole items, in order, as many as fit: never a name cut in the middle.
+    assert (
+        listed.count("Un representante de la Cooperativa Agraria Número")
+        == listed.count("de la Provincia")
+        == 3
+    )
+    assert listed.endswith("Número 3 de la Provincia.")
+
+
+def test_a_list_keeps_its_whole_introduction():
+    intro = (
+        "En relación con las estrategias planteadas en los países con actividades extractivas y en "
+        "los territorios que dependen de ellas durante décadas, se consideran cuatro orientaciones "
+        "que resume el grupo de trabajo:"
+    )
+    units = [
+        intro,
+        "a) Diversificación desde las industrias extractivas;",
+        "b) Diversificación desde otros sectores.",
+    ]
+    assert list_with_items(units, 0, 450) == (
+        f"{intro} a) Diversificación desde las industrias extractivas; "
+        "b) Diversificación desde otros sectores."
     )
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from retrieval.contract import Facts
+from retrieval.contract import Facts, ObjectiveRow
 from retrieval.units import (
     clean_unit,
     cut_units,
@@ -67,6 +67,9 @@ def test_a_list_introduction_gets_a_unit_with_its_items():
     listed = [u for u in units if u.kind == "list"]
     assert listed and "AGROIDEAS" in listed[0].text and "PROCOMPITE" in listed[0].text
     assert not any(u.text.startswith("-") for u in units)
+    # The introduction is read with its items, not quoted alone; each item is still a unit.
+    assert [u.text for u in units if "siguientes" in u.text] == [listed[0].text]
+    assert any(u.text.startswith("AGROIDEAS, que cofinancia") for u in units)
 
 
 def test_table_values_are_labelled_with_their_years():
@@ -130,3 +133,15 @@ def test_units_and_vectors_round_trip():
     back = decode_vectors(encode_vectors(vectors), len(units))
     assert back.shape == vectors.shape and np.allclose(back, vectors, atol=1e-2)
     assert decode_vectors(None, 2).size == 0
+
+
+def test_an_objective_is_named_whole_in_its_responsible_fact():
+    objective = (
+        "Incrementar la participación de las empresas exportadoras de la región en los mercados "
+        "internacionales con productos de mayor valor agregado"
+    )
+    row = ObjectiveRow(
+        code="OP9", objective=objective, responsible="Dirección de Pruebas", indicators=[]
+    )
+    (text,) = fact_texts(Facts(objetivos=[row]))
+    assert text == f"Responsable del OP9 ({objective}): Dirección de Pruebas."
