@@ -18,7 +18,7 @@ def list_with_items(units: list[str], i: int, max_chars: int) -> str:
         return text
     listed = items[0]
     for item in items[1:LIST_ITEMS]:
-        if len(text) + len(listed) + len(item) + 4 > max_chars:
+        if len(f"{text} {listed}; {item}.") > max_chars:
             break
         listed = f"{listed}; {item}"
     return f"{text} {listed}."
