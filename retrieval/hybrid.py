@@ -91,6 +91,10 @@ class HybridRetriever:
         """The chunk's indexed terms, as BM25 saw them."""
         return self._lexical.chunk_terms[self._position[chunk_id]]
 
+    def as_written(self, text: str) -> str:
+        """The question as the documents write its words (accents, capitals), for the dense model."""
+        return self._lexical.as_written(text)
+
     def correct(self, text: str) -> str:
         """Folded text with misspelt words replaced by the corpus' own spelling."""
         return self._lexical.correct(text)
@@ -132,7 +136,8 @@ class HybridRetriever:
 
         `signals`, when given, receives how the two rankings agree (for the abstention policy).
         """
-        vector = self._embedder.embed_query(query) if vector is None else vector
+        if vector is None:
+            vector = self._embedder.embed_query(self.as_written(query))
         hits = [
             (cid, sim) for cid, sim in self._store.search(vector, CANDIDATES) if cid in self._by_id
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter, defaultdict
 
 import bm25s
 import numpy as np
@@ -17,6 +18,7 @@ from retrieval.text import STOPWORDS, content_terms, fold_accents, words
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _WORD_RUN = re.compile(r"\w+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 SPELLING_CUTOFF = 0.85  # similarity a misspelt query term needs to a corpus term to be replaced
 TYPO_CUTOFF = 0.8  # an unknown term this close to a known one may be a typo, not a new subject
 
@@ -42,6 +44,7 @@ class LexicalIndex:
         self._words = {w for chunk in chunks for w in words(chunk.indexed_text)}
         self._long_words = sorted(w for w in self._words if len(w) >= 5 and not w.isdigit())
         self._spelling: dict[str, str] = {}
+        self._written = most_written(chunks)
         self.sorted_vocabulary = sorted(self._vocabulary)
         self._resembles: dict[str, bool] = {}
 
@@ -69,6 +72,18 @@ class LexicalIndex:
         """The question with misspelt words replaced by corpus words ("certificasion"); the
         other words are left exactly as typed."""
         return _WORD_RUN.sub(lambda m: self._spelled(m.group(0)), text)
+
+    def as_written(self, text: str) -> str:
+        """The question with each word typed in plain lower case ("senasa", "certificacion")
+        spelt as the documents most often write it ("SENASA", "certificación"), for the dense
+        model, which reads accents and capitals; a word typed with either stays as typed."""
+        return _LETTERS.sub(self._as_written, text)
+
+    def _as_written(self, match: re.Match) -> str:
+        word = match.group(0)
+        if word != word.lower() or word != fold_accents(word):
+            return word
+        return self._written.get(word, word)
 
     def _spelled(self, original: str) -> str:
         word = fold_accents(original)
@@ -104,6 +119,15 @@ def close_matches(word: str, choices: list[str], cutoff: float, n: int = 3) -> l
     first; equal scores in reverse alphabetical order, as difflib's get_close_matches gives them."""
     found = process.extract(word, choices, scorer=fuzz.ratio, score_cutoff=cutoff * 100, limit=None)
     return [c for c, _, _ in sorted(found, key=lambda m: (m[1], m[0]), reverse=True)[:n]]
+
+
+def most_written(chunks: list[Chunk]) -> dict[str, str]:
+    """Each word's most frequent spelling in the chunks, by its folded form ("senasa": "SENASA")."""
+    spellings = Counter(w for chunk in chunks for w in _LETTERS.findall(chunk.text))
+    by_form: dict[str, Counter[str]] = defaultdict(Counter)
+    for spelling, n in spellings.items():
+        by_form[fold_accents(spelling)][spelling] = n
+    return {form: counts.most_common(1)[0][0] for form, counts in by_form.items()}
 
 
 def inverse_document_frequency(documents: list[list[str]]) -> dict[str, float]:

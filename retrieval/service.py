@@ -244,7 +244,8 @@ class AnswerService:
         k = k or self.settings.top_k
         kind = classify(topic)
         years = years_in(topic)
-        vector = self.embedder.embed_query(topic)
+        # The dense model reads accents and capitals that a phone-typed question leaves out.
+        vector = self.embedder.embed_query(index.retriever.as_written(topic))
         signals: dict[str, float] = {}
         named = named_documents(topic, index.names)
         ranked = self._retrieve(

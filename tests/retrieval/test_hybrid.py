@@ -65,3 +65,22 @@ def test_typo_matching_keeps_telefono_apart_from_telecomunicaciones():
     assert not lexical.resembles_known(telefono)
     assert lexical.resembles_known(capasitacion)
     assert lexical.correct("¿hay capasitacion por telefono?") == "¿hay capacitacion por telefono?"
+
+
+def test_the_dense_query_spells_plain_lower_case_words_as_the_documents_do():
+    from retrieval.lexical import LexicalIndex
+
+    index = LexicalIndex(
+        [
+            chunk(1, "El SENASA otorga la certificación orgánica en Moquegua."),
+            chunk(2, "La certificación del SENASA; la senasa de un acta antigua."),
+        ]
+    )
+    asked = "que pide senasa para la certificacion organica en moquegua?"
+    assert index.as_written(asked) == (
+        "que pide SENASA para la certificación orgánica en Moquegua?"
+    )
+    # A word typed with capitals or accents stays as typed; an unknown one too.
+    assert (
+        index.as_written("Certificacion Senasa cúánto xyzzy") == "Certificacion Senasa cúánto xyzzy"
+    )

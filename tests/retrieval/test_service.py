@@ -12,7 +12,7 @@ from retrieval.errors import IndexMissing, InvalidQuestion
 from retrieval.features import UNIT_FEATURES
 from retrieval.service import AnswerService
 from retrieval.store import ChunkStore
-from retrieval.text import content_terms
+from retrieval.text import content_terms, fold_accents
 from retrieval.vector_cache import VectorCache
 
 FIXTURE_DOCS = {"plan-regional-demo", "politica-demo", "estudio-moluscos-demo"}
@@ -267,7 +267,8 @@ def test_a_long_question_is_read_up_to_a_bounded_number_of_words(indexed, embedd
     service.answer("¿Qué es SANIPES?")
 
     assert len(content_terms(queries.asked[0])) == MAX_QUERY_TERMS
-    assert long.startswith(queries.asked[0])
+    # The dense model gets the words as the documents write them ("Productores"), in order.
+    assert fold_accents(long).startswith(fold_accents(queries.asked[0]))
     assert len(delib.view.terms) <= MAX_QUERY_TERMS
     assert queries.asked[1] == "¿Qué es SANIPES?"
 
