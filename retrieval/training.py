@@ -200,10 +200,14 @@ def fit_scope(examples: Sequence[Example], c: float = SCOPE_C) -> LogisticModel:
     return fit_logistic(x, y, c, SCOPE_FEATURES, class_weight="balanced")
 
 
-def _spread(fold: list[int], k: int) -> list[int]:
+def _spread(fold: list[int], k: int, seed: int | None = None) -> list[int]:
     """Folds with the supplements' questions spread over them too, so that each gets its
-    probabilities from a model that did not learn from it, as the gold questions do."""
-    return [g if g >= 0 else i % k for i, g in enumerate(fold)]
+    probabilities from a model that did not learn from it, as the gold questions do; in order,
+    or shuffled by `seed`."""
+    rank = list(range(len(fold)))
+    if seed is not None:
+        random.Random(seed).shuffle(rank)
+    return [g if g >= 0 else rank[i] % k for i, g in enumerate(fold)]
 
 
 def _oof_scope_probabilities(examples: Sequence[Example], k: int) -> np.ndarray:
@@ -212,12 +216,8 @@ def _oof_scope_probabilities(examples: Sequence[Example], k: int) -> np.ndarray:
     question, so one split's luck would move it."""
     out = np.zeros(len(examples))
     for repeat in range(SCOPE_REPEATS):
-        fold = _spread(folds_of(examples, k, SEED + 3 + 10 * repeat), k)
-        if repeat:  # the supplements' questions are spread over the folds in order at first
-            supplements = [i for i, g in enumerate(fold) if not examples[i].scored]
-            shuffled = np.random.default_rng(SEED + repeat).permutation(supplements)
-            for i, j in zip(supplements, shuffled, strict=True):
-                fold[i] = fold[int(j)]
+        seed = SEED + 3 + 10 * repeat
+        fold = _spread(folds_of(examples, k, seed), k, seed)
         for f in range(k):
             model = fit_scope([e for e, g in zip(examples, fold, strict=True) if g != f])
             held = [i for i, g in enumerate(fold) if g == f]

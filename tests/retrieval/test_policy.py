@@ -19,6 +19,7 @@ from retrieval.training import (
     SUPPLEMENTS,
     UNCOVERED_FILE,
     Example,
+    _spread,
     _threshold,
     cross_validate,
     fit_logistic,
@@ -260,6 +261,17 @@ def test_a_request_about_something_else_is_out_of_scope_and_a_covered_one_is_not
     covered.delib.view.vector = ELSEWHERE
     covered.delib.unit_x = None
     assert not policy.decide(covered.delib).abstained
+
+
+def test_each_scope_split_spreads_the_supplements_its_own_way_and_keeps_the_gold_folds():
+    examples = _examples() + _supplement()
+    fold = folds_of(examples, 3)
+    one, other = _spread(fold, 3, seed=1), _spread(fold, 3, seed=2)
+    gold = [i for i, g in enumerate(fold) if g >= 0]
+    supplement = [i for i, g in enumerate(fold) if g < 0]
+    assert [one[i] for i in gold] == [fold[i] for i in gold] == [other[i] for i in gold]
+    assert {one[i] for i in supplement} == {0, 1, 2} == {other[i] for i in supplement}
+    assert [one[i] for i in supplement] != [other[i] for i in supplement]
 
 
 def test_without_a_supplement_nothing_is_out_of_scope():
