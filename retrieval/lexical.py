@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 
 import bm25s
 import numpy as np
@@ -80,10 +80,8 @@ class LexicalIndex:
         return _LETTERS.sub(self._as_written, text)
 
     def _as_written(self, match: re.Match) -> str:
-        word = match.group(0)
-        if word != word.lower() or word != fold_accents(word):
-            return word
-        return self._written.get(word, word)
+        word = match.group(0)  # folding changes a word typed with capitals or accents
+        return self._written.get(word, word) if word == fold_accents(word) else word
 
     def _spelled(self, original: str) -> str:
         word = fold_accents(original)
@@ -124,10 +122,10 @@ def close_matches(word: str, choices: list[str], cutoff: float, n: int = 3) -> l
 def most_written(chunks: list[Chunk]) -> dict[str, str]:
     """Each word's most frequent spelling in the chunks, by its folded form ("senasa": "SENASA")."""
     spellings = Counter(w for chunk in chunks for w in _LETTERS.findall(chunk.text))
-    by_form: dict[str, Counter[str]] = defaultdict(Counter)
-    for spelling, n in spellings.items():
-        by_form[fold_accents(spelling)][spelling] = n
-    return {form: counts.most_common(1)[0][0] for form, counts in by_form.items()}
+    written: dict[str, str] = {}
+    for spelling, _ in spellings.most_common():
+        written.setdefault(fold_accents(spelling), spelling)
+    return written
 
 
 def inverse_document_frequency(documents: list[list[str]]) -> dict[str, float]:
