@@ -119,14 +119,21 @@ def collect(
                 [s.text for s in sources], item["evidence"], multihop=category == "multihop"
             )
         )
+        keys = new_keys(item["question"], item["must_contain"], has_key)
         labels = np.asarray(
-            [any(has_key(c.unit.text, k) for k in item["must_contain"]) for c in delib.candidates],
-            dtype=float,
+            [any(has_key(c.unit.text, k) for k in keys) for c in delib.candidates], dtype=float
         )
         examples.append(Example(item, delib, rank, labels, latency, has_key))
         if on_item:
             on_item(i)
     return examples
+
+
+def new_keys(question: str, keys: Sequence[str], has_key: Callable[[str, str], bool]) -> list[str]:
+    """The answer keys the question does not itself write, or all of them if it writes every
+    one. A unit that only repeats the question ("¿quién organiza la feria?" → "La feria se
+    realiza cada año") does not answer it: only these keys make a unit a positive."""
+    return [k for k in keys if not has_key(question, k)] or list(keys)
 
 
 def fit_logistic(

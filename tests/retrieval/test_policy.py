@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.errors import PolicyMissing
-from retrieval.evaluation import load_gold, word_ngrams
+from retrieval.evaluation import builtin_answer_has_key, load_gold, word_ngrams
 from retrieval.features import Candidate, QuestionView, unit_terms
 from retrieval.policy import AnswerPolicy, Deliberation, LogisticModel, select_quotes
 from retrieval.query import QuestionType, classify
@@ -21,11 +21,13 @@ from retrieval.training import (
     Example,
     _spread,
     _threshold,
+    collect,
     cross_validate,
     fit_logistic,
     fit_policy,
     fit_scope,
     folds_of,
+    new_keys,
     supplement_items,
 )
 from retrieval.units import Unit
@@ -278,6 +280,30 @@ def test_without_a_supplement_nothing_is_out_of_scope():
     policy = fit_policy(_examples(), inner_folds=3)
     other = _responsible_example("chistes", answered=False, vector=ELSEWHERE)
     assert not policy.decide(other.delib).out_of_scope
+
+
+def test_only_the_keys_a_question_does_not_write_make_a_unit_a_positive():
+    question = "¿quién organiza la feria del orégano?"
+    keys = ["feria", "Cámara de Comercio"]
+    assert new_keys(question, keys, builtin_answer_has_key) == ["Cámara de Comercio"]
+    # A question that writes every key keeps them all: something must be a positive.
+    assert new_keys("¿qué es la feria?", ["feria"], builtin_answer_has_key) == ["feria"]
+
+    class Service:  # what collect asks of the service: the question validated and deliberated
+        def validate(self, text):
+            return text
+
+        def deliberate(self, text, k):
+            units = [
+                _candidate("La feria del orégano se realiza cada año en la región.", 1),
+                _candidate("Organiza: Cámara de Comercio de Moquegua.", 1, "fact"),
+            ]
+            return Deliberation(_view(text), units, {}), []
+
+    item = {"id": "feria", "question": question, "category": "responsible"}
+    item.update(must_contain=keys, evidence=[])
+    [example] = collect(Service(), [item], builtin_answer_has_key)
+    assert example.labels.tolist() == [0.0, 1.0]
 
 
 def test_the_supplement_is_learnt_from_in_every_fold_and_never_scored():
