@@ -81,6 +81,7 @@ class Deliberation:
     signals: dict[str, float]  # question-level retrieval signals (see QUESTION_FEATURES)
     definitions: list[str] = field(default_factory=list)  # glossary lines for "¿qué es ACR?"
     subjects: list[str] = field(default_factory=list)  # the acronyms they define (folded)
+    acronyms: list[str] = field(default_factory=list)  # glossary acronyms it names (folded)
     glossary_sources: set[int] = field(default_factory=set)  # sources that are acronym lists
     # The sources of each document the question names, when it names two or more ("¿coinciden
     # el estudio y la PNMCE?"): the answer quotes each one.
@@ -151,9 +152,9 @@ class AnswerPolicy:
         unit_p = self.units.probability(delib.units_x())
         p_out = float(self.abstention.probability(question_vector(delib, unit_p)[None, :])[0])
         # Out of scope: the question reads like no export document (a joke, a recipe, an order
-        # to the assistant) and the documents do not clearly cover it (a bare acronym may read
-        # odd to the scope classifier while its expansion is found).
-        if p_out >= self.uncertain_at and self.out_of_scope(delib):
+        # to the assistant), unless it names an acronym the documents' glossaries define (a bare
+        # "DIRCETUR?" may read odd to the scope classifier and still be what they are about).
+        if not delib.acronyms and self.out_of_scope(delib):
             return Decision(True, False, [], out_of_scope=True)
         if not delib.candidates and not delib.definitions:
             return Decision(True, False, [])

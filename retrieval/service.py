@@ -272,6 +272,7 @@ class AnswerService:
             signals,
             index.glossary.definition_lines(topic, sources) if glossary else [],
             index.glossary.subjects(topic) if glossary else [],
+            index.glossary.acronyms_in(topic),
             {s.n for s in sources if s.chunk_id in index.glossary.chunk_ids},
             named_sources(named, sources),
         )

@@ -259,9 +259,12 @@ def test_a_request_about_something_else_is_out_of_scope_and_a_covered_one_is_not
     assert uncovered.abstained and not uncovered.out_of_scope
     covered = _responsible_example("maíz morado")
     assert not policy.decide(covered.delib).out_of_scope
-    # Reading far from export questions is not enough when the documents clearly cover it.
+    # Reading far from export questions is enough, even when the documents' words are found...
     covered.delib.view.vector = ELSEWHERE
     covered.delib.unit_x = None
+    assert policy.decide(covered.delib).out_of_scope
+    # ...but not when it names an acronym a glossary defines: a bare acronym may read odd.
+    covered.delib.acronyms = ["mme"]
     assert not policy.decide(covered.delib).abstained
 
 

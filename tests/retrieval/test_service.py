@@ -101,6 +101,13 @@ def test_off_topic_question_is_told_what_exporta_covers_without_unrelated_source
     assert answer.sources == []
 
 
+def test_the_deliberation_knows_which_glossary_acronyms_a_question_names(service):
+    # A bare acronym is never taken for off-topic chatter: the policy reads these.
+    delib, _ = service.deliberate("gercetur y cerx?")
+    assert sorted(delib.acronyms) == ["cerx", "gercetur"]
+    assert service.deliberate("¿Quién ganó el partido de fútbol?")[0].acronyms == []
+
+
 def test_follow_up_borrows_the_topic_of_the_previous_question(service):
     follow_up = "¿y quién lo provee?"
     alone = service.answer(follow_up)
