@@ -102,15 +102,27 @@ class Glossary:
         # "INNOVATE PERU" beats "INNOVATE": drop keys contained in a longer match.
         return [k for k in found if not any(k != o and k in o for o in found)]
 
+    def only_acronyms(self, question: str) -> bool:
+        """A question that is nothing but glossary acronyms ("DIRCETUR?", "vuce y sunat"): typed
+        as a keyword, it asks what they are."""
+        found = self.acronyms_in(question)
+        rest = fold_accents(question)
+        for a in sorted(found, key=len, reverse=True):
+            rest = re.sub(rf"(?<![\w+]){re.escape(a)}(?![\w+])", " ", rest)
+        return bool(found) and not (set(re.findall(r"\w+", rest)) - {"y", "e", "o"})
+
     def subjects(self, question: str) -> list[str]:
-        """Acronyms whose meaning the question asks ("que es X", "X que significa", "siglas X")."""
+        """Acronyms whose meaning the question asks ("que es X", "X que significa", "siglas X",
+        or the acronym alone)."""
         folded = fold_accents(question)
+        bare = self.only_acronyms(question)
         return [
             a
             for a in self.acronyms_in(question)
             if a not in self._titles
             and (
-                re.search(
+                bare
+                or re.search(
                     rf"{_ASKING}\s+(?:(?:el|la|los|las|del|de)\s+)?{re.escape(a)}(?![\w+])", folded
                 )
                 or re.search(rf"(?<![\w+]){re.escape(a)}\W{{0,3}}{_ASKING}", folded)

@@ -242,7 +242,8 @@ class AnswerService:
         # Pasted HTML: its tag names say nothing about the topic.
         topic = with_codes(_MARKUP.sub(" ", query))
         k = k or self.settings.top_k
-        kind = classify(topic)
+        # An acronym typed alone asks what it is.
+        kind = QuestionType.DEFINITION if index.glossary.only_acronyms(topic) else classify(topic)
         years = years_in(topic)
         # The dense model reads accents and capitals that a phone-typed question leaves out.
         vector = self.embedder.embed_query(index.retriever.as_written(topic))

@@ -67,3 +67,22 @@ def test_subjects_ignore_document_names_and_accents():
         ]
     )
     assert glossary.subjects("que es sanipes segun el perx") == ["sanipes"]
+
+
+def test_an_acronym_typed_alone_asks_what_it_is():
+    glossary = Glossary(
+        [
+            chunk(
+                "pop",
+                "Plan Operativo",
+                "Acrónimos",
+                "SANIPES Organismo Nacional de Sanidad Pesquera.\nDIRCETUR Dirección Regional.",
+            ),
+        ]
+    )
+    for bare in ("DIRCETUR?", "sanipes", "¿Sanipes y dircetur?"):
+        assert glossary.only_acronyms(bare)
+    assert sorted(glossary.subjects("¿Sanipes y dircetur?")) == ["dircetur", "sanipes"]
+    for question in ("¿quién preside SANIPES?", "sanipes moquegua", "hola"):
+        assert not glossary.only_acronyms(question)
+    assert glossary.subjects("¿quién preside SANIPES?") == []

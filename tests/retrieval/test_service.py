@@ -108,6 +108,12 @@ def test_the_deliberation_knows_which_glossary_acronyms_a_question_names(service
     assert service.deliberate("¿Quién ganó el partido de fútbol?")[0].acronyms == []
 
 
+def test_an_acronym_typed_alone_gets_its_expansion(service):
+    answer = service.answer("gercetur?")
+    assert not answer.abstained
+    assert answer.answer.startswith("GERCETUR: Gerencia de Comercio Exterior y Turismo.")
+
+
 def test_follow_up_borrows_the_topic_of_the_previous_question(service):
     follow_up = "¿y quién lo provee?"
     alone = service.answer(follow_up)
