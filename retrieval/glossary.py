@@ -64,10 +64,15 @@ def _looks_like_acronym(text: str) -> bool:
     )
 
 
+def _as_word(acronym: str) -> str:
+    """A pattern for the (folded) acronym as a word of its own."""
+    return rf"(?<![\w+]){re.escape(acronym)}(?![\w+])"
+
+
 def mentions(text: str, acronyms: list[str]) -> bool:
     """Whether the text names one of the (folded) acronyms as a word of its own."""
     folded = fold_accents(text)
-    return any(re.search(rf"(?<![\w+]){re.escape(a)}(?![\w+])", folded) for a in acronyms)
+    return any(re.search(_as_word(a), folded) for a in acronyms)
 
 
 class Glossary:
@@ -102,23 +107,24 @@ class Glossary:
         # "INNOVATE PERU" beats "INNOVATE": drop keys contained in a longer match.
         return [k for k in found if not any(k != o and k in o for o in found)]
 
-    def only_acronyms(self, question: str) -> bool:
+    def only_acronyms(self, question: str, found: list[str] | None = None) -> bool:
         """A question that is nothing but glossary acronyms ("DIRCETUR?", "vuce y sunat"): typed
-        as a keyword, it asks what they are."""
-        found = self.acronyms_in(question)
+        as a keyword, it asks what they are. `found`: its `acronyms_in`, if already known."""
+        found = self.acronyms_in(question) if found is None else found
         rest = fold_accents(question)
         for a in sorted(found, key=len, reverse=True):
-            rest = re.sub(rf"(?<![\w+]){re.escape(a)}(?![\w+])", " ", rest)
+            rest = re.sub(_as_word(a), " ", rest)
         return bool(found) and not (set(re.findall(r"\w+", rest)) - {"y", "e", "o"})
 
     def subjects(self, question: str) -> list[str]:
         """Acronyms whose meaning the question asks ("que es X", "X que significa", "siglas X",
         or the acronym alone)."""
         folded = fold_accents(question)
-        bare = self.only_acronyms(question)
+        found = self.acronyms_in(question)
+        bare = self.only_acronyms(question, found)
         return [
             a
-            for a in self.acronyms_in(question)
+            for a in found
             if a not in self._titles
             and (
                 bare

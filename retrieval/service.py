@@ -242,8 +242,10 @@ class AnswerService:
         # Pasted HTML: its tag names say nothing about the topic.
         topic = with_codes(_MARKUP.sub(" ", query))
         k = k or self.settings.top_k
+        acronyms = index.glossary.acronyms_in(topic)
         # An acronym typed alone asks what it is.
-        kind = QuestionType.DEFINITION if index.glossary.only_acronyms(topic) else classify(topic)
+        bare = index.glossary.only_acronyms(topic, acronyms)
+        kind = QuestionType.DEFINITION if bare else classify(topic)
         years = years_in(topic)
         # The dense model reads accents and capitals that a phone-typed question leaves out.
         vector = self.embedder.embed_query(index.retriever.as_written(topic))
@@ -273,7 +275,7 @@ class AnswerService:
             signals,
             index.glossary.definition_lines(topic, sources) if glossary else [],
             index.glossary.subjects(topic) if glossary else [],
-            index.glossary.acronyms_in(topic),
+            acronyms,
             {s.n for s in sources if s.chunk_id in index.glossary.chunk_ids},
             named_sources(named, sources),
         )
