@@ -6,6 +6,7 @@ import re
 
 LIST_ITEMS = 6
 _VALUE = re.compile(r"-|\d[\d .,/]*%?")
+_NUMERIC = re.compile(r"^-$|\d")  # a value, or a token with a figure in it
 
 
 def list_with_items(units: list[str], i: int, max_chars: int) -> str:
@@ -55,12 +56,17 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
     Table cells are tab-separated when the extraction kept them; otherwise the trailing values of
     the row are matched one per year. Long series keep the baseline, the asked years and the last.
     """
+    rest = ""
     if "\t" in text:
         cells = text.split("\t")
         label, values = " ".join(cells[: len(cells) - len(years)]), cells[len(cells) - len(years) :]
     else:
         tokens = text.split()
-        label, values = " ".join(tokens[: -len(years)]), tokens[-len(years) :]
+        start = _value_run(tokens, len(years))
+        if start is None:
+            return text
+        label, values = " ".join(tokens[:start]), tokens[start : start + len(years)]
+        rest = " ".join(tokens[start + len(years) :])  # the row's next cells: "CITE, SANIPES."
     if len(values) != len(years) or not all(_VALUE.fullmatch(v.strip()) for v in values):
         return text
     if [v.strip() for v in values] == years:
@@ -68,4 +74,22 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
     pairs = list(zip(years, (v.strip() for v in values), strict=True))
     if len(pairs) > 4:
         pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
-    return f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})"
+    labelled = f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})".strip()
+    return f"{labelled} {rest}" if rest else labelled
+
+
+def _value_run(tokens: list[str], n: int) -> int | None:
+    """Where the first run of exactly n value tokens starts. A run is cut only by words: one with
+    other figures next to it ("52 155 0,6 -14,8%") is another table's row."""
+    i = 0
+    while i < len(tokens):
+        if not _NUMERIC.search(tokens[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and _NUMERIC.search(tokens[j]):
+            j += 1
+        if j - i == n and all(_VALUE.fullmatch(t) for t in tokens[i:j]):
+            return i
+        i = j
+    return None

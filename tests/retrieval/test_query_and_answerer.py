@@ -31,6 +31,21 @@ def test_table_values_are_labelled_with_their_years():
     )
 
 
+def test_values_inside_a_flattened_row_are_labelled_and_its_next_cells_kept():
+    years = ["2018", "2021", "2025"]
+    row = "Pesca. N° de plantas certificadas. - 10 12 APPIM, PRODUCE."
+    assert label_values(row, years, set()) == (
+        "Pesca. N° de plantas certificadas. (2018: -; 2021: 10; 2025: 12) APPIM, PRODUCE."
+    )
+    # A code before the values is not one of them.
+    assert label_values("1.4 Estudios. 1 1 1 PROMPERÚ.", years, set()) == (
+        "1.4 Estudios. (2018: 1; 2021: 1; 2025: 1) PROMPERÚ."
+    )
+    # More figures than years: another table's row, left as it is.
+    other = "Pesca y acuicultura 52 155 0,6 -14,8% Extracción de petróleo"
+    assert label_values(other, years, set()) == other
+
+
 def source(n: int, text: str, chunk_id: str = "") -> Source:
     return Source(n=n, doc_id="doc", title="Doc", chunk_id=chunk_id or f"c{n}", text=text)
 
