@@ -9,6 +9,7 @@ live in `retrieval/models/answer_policy.json`; answering needs only numpy.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from retrieval.glossary import mentions
 
 POLICY_FILE = Path(__file__).with_name("models") / "answer_policy.json"
 MAX_UNITS = 4
+# A lower-case start and a full stop, then a sentence: the tail of a sentence cut at a page turn.
+_SENTENCE_TAIL = re.compile(r"^[a-záéíóúñ][^.;:]{2,80}\.\s+(?=[¿(“\"]?[A-ZÁÉÍÓÚÑ])")
+MIN_QUOTED_CHARS = 40  # what is left after the tail must still say something
 MIN_NEW_TERMS = 0.25  # a further unit must say at least this share of words not quoted yet
 
 
@@ -236,7 +240,8 @@ def select_quotes(
             c.n in delib.glossary_sources or not mentions(c.unit.text, delib.subjects)
         ):
             continue
-        piece = f"{c.unit.text} [{c.n}]"
+        text = _from_its_sentence(c.unit.text)
+        piece = f"{text} [{c.n}]"
         places = _places(c)
         if taken and (
             len(c.terms - quoted_terms) < MIN_NEW_TERMS * len(c.terms)
@@ -247,7 +252,7 @@ def select_quotes(
         if used + len(piece) > max_chars:
             if quotes:
                 continue
-            piece = f"{c.unit.text[: max_chars - 8].rsplit(' ', 1)[0]} … [{c.n}]"
+            piece = f"{text[: max_chars - 8].rsplit(' ', 1)[0]} … [{c.n}]"
         quotes.append(piece)
         used += len(piece) + 1
         quoted_terms |= c.terms
@@ -255,6 +260,15 @@ def select_quotes(
         quoted_places |= places
         taken += 1
     return quotes
+
+
+def _from_its_sentence(text: str) -> str:
+    """A unit that opens with the tail of a sentence cut at a page turn ("estratégica y
+    eficiente. La Ley de Procompite …") quoted from its first whole sentence."""
+    tail = _SENTENCE_TAIL.match(text)
+    if tail and len(text) - tail.end() >= MIN_QUOTED_CHARS:
+        return text[tail.end() :]
+    return text
 
 
 def _document_leads(delib: Deliberation, ranked: np.ndarray) -> list[int]:

@@ -414,3 +414,24 @@ def test_no_answered_supplement_item_is_about_a_gold_passage():
         for snippet in (set(word_ngrams(s)) for s in item["evidence"]):
             shared = max(len(snippet & g) / min(len(snippet), len(g)) for g in gold)
             assert shared < 0.5, item["question"]
+
+
+def test_a_unit_opening_with_the_tail_of_a_cut_sentence_is_quoted_from_its_next_one():
+    view = _view("¿cuánto pueden destinar los gobiernos a procompite?")
+    cut = (
+        "estratégica y eficiente. La Ley de Procompite permite destinar hasta 10% de los "
+        "recursos de inversión a planes de negocio."
+    )
+    units = [
+        _candidate(cut, 1),
+        # A list's first item ("a.") is not the tail of a sentence, nor a tail with little after it.
+        _candidate("a. Tener información de las cadenas productivas priorizadas.", 2),
+        _candidate("en la tabla N° 11. Pisco", 3),
+    ]
+    quotes = select_quotes(Deliberation(view, units, {}), np.asarray([0.9, 0.8, 0.7]), 0.1, 600)
+    assert quotes == [
+        "La Ley de Procompite permite destinar hasta 10% de los recursos de inversión a planes de "
+        "negocio. [1]",
+        "a. Tener información de las cadenas productivas priorizadas. [2]",
+        "en la tabla N° 11. Pisco [3]",
+    ]
