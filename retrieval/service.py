@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 NAMED_DEPTH = 30  # how deep to look for the best passage of each document a question names
 _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 FOLLOW_UP_MAX_TERMS = 3
 # A question is read up to this many content words: BM25, spelling correction, the passages'
@@ -171,14 +172,19 @@ class AnswerService:
         history = list(history or [])
         query = self._standalone(question, history)
         delib, sources = self.deliberate(query, k, index)
+        # "👍", "??": not a word to look up; the reply says what Exporta answers.
+        wordless = _WORD.search(question) is None
         # "¿y en 2025?", "¿y quién lo provee?" with nothing before: there is no topic to answer.
-        no_topic = all(t.isdigit() for t in delib.view.terms) or (
-            not history and _ELLIPTICAL.match(question) is not None
+        no_topic = not wordless and (
+            all(t.isdigit() for t in delib.view.terms)
+            or (not history and _ELLIPTICAL.match(question) is not None)
         )
         retrieved_at = time.perf_counter()
         if index.policy is None:
             raise PolicyMissing("errors.policy_missing", path=POLICY_FILE)
-        if no_topic:
+        if wordless:
+            decision = Decision(True, False, [], out_of_scope=True)
+        elif no_topic:
             decision = Decision(True, False, [])
         else:
             note = len(message("answer.uncertain", answer=""))
@@ -186,7 +192,7 @@ class AnswerService:
             decision = index.policy.decide(
                 delib, self.settings.max_answer_chars, note, evidence_chars
             )
-        if decision.out_of_scope:  # a joke, a recipe, an order: no passage is near it
+        if decision.out_of_scope or no_topic:  # a joke, a recipe, an order: no passage is near it
             sources = []
         yield Event("sources", sources)
         written_by, dropped, text = "quotes", 0, ""
@@ -208,6 +214,8 @@ class AnswerService:
                 text = message("answer.uncertain", answer=text)
         if decision.out_of_scope:
             text = message("answer.out_of_scope")
+        elif no_topic:
+            text = message("answer.no_topic")
         elif not text:
             abstained, text = True, message("answer.abstain")
         if written_by == "quotes":

@@ -101,6 +101,22 @@ def test_off_topic_question_is_told_what_exporta_covers_without_unrelated_source
     assert answer.sources == []
 
 
+@pytest.mark.parametrize("question", ["👍", "¿?", "..."])
+def test_a_message_without_a_word_is_told_what_exporta_covers(service, question):
+    answer = service.answer(question)
+    assert answer.abstained and answer.answer == message("answer.out_of_scope")
+    assert answer.sources == []
+
+
+def test_a_follow_up_with_no_question_before_asks_for_the_whole_question(service):
+    answer = service.answer("¿y en 2025?")
+    assert answer.abstained and answer.answer == message("answer.no_topic")
+    assert answer.sources == []  # passages found for "2025" alone would answer nothing
+    with_topic = "¿Cuántos productores de orégano se capacitan en secado?"
+    follow_up = service.answer("¿y en 2025?", [Turn(question=with_topic, answer="…")])
+    assert follow_up.answer != message("answer.no_topic") and follow_up.sources
+
+
 def test_the_deliberation_knows_which_glossary_acronyms_a_question_names(service):
     # A bare acronym is never taken for off-topic chatter: the policy reads these.
     delib, _ = service.deliberate("gercetur y cerx?")
