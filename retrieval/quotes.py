@@ -53,8 +53,10 @@ def _list_items(unit: str) -> list[str]:
 def label_values(text: str, years: list[str], asked: set[str]) -> str:
     """'N° de proyectos adjudicados. 2 5 6' -> '… (2018: 2; 2021: 5; 2025: 6)'.
 
-    Table cells are tab-separated when the extraction kept them; otherwise the trailing values of
-    the row are matched one per year. Long series keep the baseline, the asked years and the last.
+    Table cells are tab-separated when the extraction kept them (the last ones are the values);
+    otherwise the values are the first run of exactly one figure per year, at the end of the row or
+    before its next cells ("… 20 60 80 INIA, CITE."). Long series keep the baseline, the asked years
+    and the last.
     """
     rest = ""
     if "\t" in text:
