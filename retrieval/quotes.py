@@ -76,8 +76,8 @@ def label_values(text: str, years: list[str], asked: set[str]) -> str:
     pairs = list(zip(years, (v.strip() for v in values), strict=True))
     if len(pairs) > 4:
         pairs = [p for i, p in enumerate(pairs) if i in (0, len(pairs) - 1) or p[0] in asked]
-    labelled = f"{label.strip()} ({'; '.join(f'{y}: {v}' for y, v in pairs)})".strip()
-    return f"{labelled} {rest}" if rest else labelled
+    labelled = f"({'; '.join(f'{y}: {v}' for y, v in pairs)})"
+    return " ".join(part for part in (label.strip(), labelled, rest) if part)
 
 
 def _value_run(tokens: list[str], n: int) -> int | None:

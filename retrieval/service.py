@@ -27,13 +27,12 @@ from retrieval.query import QuestionType, classify, with_codes, years_in
 from retrieval.settings import RetrievalSettings
 from retrieval.snapshot import Snapshot, fingerprint, load_snapshot
 from retrieval.store import ChunkStore
-from retrieval.text import content_terms, first_terms
+from retrieval.text import content_terms, first_terms, words
 
 logger = logging.getLogger(__name__)
 
 NAMED_DEPTH = 30  # how deep to look for the best passage of each document a question names
 _ELLIPTICAL = re.compile(r"^\W*y\s", re.IGNORECASE)  # a follow-up: "¿y …?"
-_WORD = re.compile(r"[^\W_]")  # a letter or a digit
 _MARKUP = re.compile(r"</?[a-zA-Z][^<>]{0,80}>")
 FOLLOW_UP_MAX_TERMS = 3
 # A question is read up to this many content words: BM25, spelling correction, the passages'
@@ -170,18 +169,20 @@ class AnswerService:
         self.refresh_in_background()
         index = self._index
         history = list(history or [])
-        query = self._standalone(question, history)
-        delib, sources = self.deliberate(query, k, index)
-        # "👍", "??": not a word to look up; the reply says what Exporta answers.
-        wordless = _WORD.search(question) is None
-        # "¿y en 2025?", "¿y quién lo provee?" with nothing before: there is no topic to answer.
-        no_topic = not wordless and (
-            all(t.isdigit() for t in delib.view.terms)
-            or (not history and _ELLIPTICAL.match(question) is not None)
-        )
-        retrieved_at = time.perf_counter()
         if index.policy is None:
             raise PolicyMissing("errors.policy_missing", path=POLICY_FILE)
+        # "👍", "¿?": no word to look up (nor to rewrite with the conversation); the reply says
+        # what Exporta answers, as to a greeting.
+        wordless = not words(question)
+        query, delib, sources, no_topic = question, None, [], False
+        if not wordless:
+            query = self._standalone(question, history)
+            delib, sources = self.deliberate(query, k, index)
+            # "¿y en 2025?", "¿y quién lo provee?" with nothing before: no topic to answer.
+            no_topic = all(t.isdigit() for t in delib.view.terms) or (
+                not history and _ELLIPTICAL.match(question) is not None
+            )
+        retrieved_at = time.perf_counter()
         if wordless:
             decision = Decision(True, False, [], out_of_scope=True)
         elif no_topic:
@@ -192,7 +193,7 @@ class AnswerService:
             decision = index.policy.decide(
                 delib, self.settings.max_answer_chars, note, evidence_chars
             )
-        if decision.out_of_scope or no_topic:  # a joke, a recipe, an order: no passage is near it
+        if decision.out_of_scope or no_topic:  # a joke, "¿y en 2025?": no passage answers it
             sources = []
         yield Event("sources", sources)
         written_by, dropped, text = "quotes", 0, ""
