@@ -49,7 +49,7 @@ eval: setup  ## quality on the dev gold set (full corpus)
 
 cv: dev  ## cross-validated quality on the train gold set (5 folds), then dev with the committed policy
 	$(BIN)/exporta ingest -q
-	$(BIN)/exporta eval ../shared/eval/train.jsonl --folds 5
+	$(BIN)/exporta eval ../shared/eval/train.jsonl --folds 5 --splits 5
 	$(BIN)/exporta eval ../shared/eval/dev.jsonl
 
 train: dev  ## refit the answer policy on train.jsonl (writes retrieval/models/answer_policy.json)

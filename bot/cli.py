@@ -151,6 +151,10 @@ def _answer_commands(sub) -> None:
     p.add_argument("--folds", type=int, default=0, metavar="N",
                    help="validación cruzada: entrena la política de respuesta en N-1 partes del "
                    "archivo y mide en la restante, N veces (no usa el modelo guardado)")  # fmt: skip
+    p.add_argument("--splits", type=int, default=1, choices=range(1, 6), metavar="M",
+                   help="con --folds: cuántos repartos distintos de las preguntas en partes medir "
+                   "(1 a 5, por defecto 1). Con varios, también una fila por reparto y la media: "
+                   "un solo reparto mueve las claves en una o dos preguntas")  # fmt: skip
     p.add_argument("--json", action="store_true", help="imprime el informe en JSON")
     p.set_defaults(func=cmd_eval)
 

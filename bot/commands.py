@@ -181,22 +181,40 @@ def _gold_service(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate
+    from retrieval.evaluation import evaluate, split_means, splits_table
 
     if (found := _gold_service(args)) is None:
         return EXIT_USER_ERROR
     gold, service = found
-    if args.folds:
-        from retrieval.training import cross_validate, load_examples
-
-        examples = load_examples(service, gold, progress=not args.json)
-        report = cross_validate(examples, args.folds)
-    else:
+    if not args.folds:
         report = evaluate(service, gold, k=args.k)
-    print(
-        json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.table()
-    )
+        print(_as_json(report.to_dict()) if args.json else report.table())
+        return 0
+    from retrieval.training import SPLIT_SEEDS, cross_validate, load_examples
+
+    examples = load_examples(service, gold, progress=not args.json)
+    # The questions are retrieved once; each split refits the policy on its folds.
+    seeds = SPLIT_SEEDS[: args.splits]
+    reports = {seed: cross_validate(examples, args.folds, seed=seed) for seed in seeds}
+    first = reports[seeds[0]]
+    if args.json:
+        several = {
+            "splits": {s: r.to_dict() for s, r in reports.items()},
+            "mean": split_means(reports),
+        }
+        print(_as_json(first.to_dict() if len(reports) == 1 else several))
+        return 0
+    print(first.table())
+    if len(reports) > 1:
+        print(
+            f"\n(la tabla es del reparto {seeds[0]}) Los {len(reports)} repartos en {args.folds} partes:"
+        )
+        print(splits_table(reports))
     return 0
+
+
+def _as_json(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

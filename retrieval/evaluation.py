@@ -143,6 +143,34 @@ class EvalReport:
         return "\n".join(lines)
 
 
+# What changes from one split of the same questions to another (retrieval does not).
+SPLIT_METRICS = {
+    "answer_key_accuracy": "claves",
+    "abstention_accuracy": "abst.",
+    "false_abstention_rate": "abst.falsa",
+}
+
+
+def split_means(reports: dict[int, EvalReport]) -> dict[str, float | None]:
+    """Each of SPLIT_METRICS averaged over several splits (seed -> report) of the same questions."""
+    means: dict[str, float | None] = {}
+    for name in SPLIT_METRICS:
+        values = [v for r in reports.values() if (v := r.metrics()[name]) is not None]
+        means[name] = round(statistics.fmean(values), 3) if values else None
+    return means
+
+
+def splits_table(reports: dict[int, EvalReport]) -> str:
+    """One row per split (seed -> report), then their mean."""
+    lines = [f"{'semilla':<14}" + "".join(f"{h:>11}" for h in SPLIT_METRICS.values())]
+    for seed, report in reports.items():
+        metrics = report.metrics()
+        lines.append(f"{seed:<14}" + "".join(f"{_fmt(metrics[m]):>11}" for m in SPLIT_METRICS))
+    means = split_means(reports)
+    lines.append(f"{'media':<14}" + "".join(f"{_fmt(means[m]):>11}" for m in SPLIT_METRICS))
+    return "\n".join(lines)
+
+
 def _fmt(value) -> str:
     return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
 

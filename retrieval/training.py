@@ -52,6 +52,9 @@ ABSTENTION_C = 0.01  # strong: 400 features (the e5 vector among them) for ~550 
 SCOPE_C = 1.0
 SCOPE_REPEATS = 3  # inner splits whose scope probabilities are averaged (see below)
 SEED = 13
+# The splits every figure of the README is reported on (the first is SEED's): one split moves keys
+# by a question or two, so a change is judged on all five (`exporta eval … --folds 5 --splits 5`).
+SPLIT_SEEDS = (SEED, 21, 34, 5, 8)
 # Three supplements written for this project, none taken from a gold file: learnt from in every
 # fold, never scored. Requests no export document answers (chit-chat, other topics, instructions
 # to the assistant), for the scope classifier; questions on the documents' subject that they do
@@ -338,9 +341,10 @@ def cross_validate(
     examples: Sequence[Example],
     k: int = 5,
     fit: Callable[[Sequence[Example]], AnswerPolicy] = fit_policy,
+    seed: int = SEED,
 ) -> EvalReport:
-    """Every example answered by a policy fitted on the other folds."""
-    fold = folds_of(examples, k)
+    """Every example answered by a policy fitted on the other folds (split by `seed`)."""
+    fold = folds_of(examples, k, seed)
     policies = [fit([e for e, g in zip(examples, fold, strict=True) if g != f]) for f in range(k)]
     return score(examples, lambda i: policies[fold[i]])
 

@@ -6,10 +6,14 @@ from pathlib import Path
 import pytest
 
 from retrieval.evaluation import (
+    EvalReport,
+    ItemResult,
     builtin_answer_has_key,
     evaluate,
     first_hit_rank,
     key_matcher,
+    split_means,
+    splits_table,
     supports,
 )
 
@@ -157,3 +161,32 @@ def test_metrics_by_category_and_report_formats(report):
     ]  # fmt: skip
     assert table.splitlines()[1].split()[:4] == ["TOTAL", "4", "0.667", "0.667"]
     assert "latencia p50" in table
+
+
+def _split(keys_ok: list[bool], abstained_on_unanswerable: list[bool]) -> EvalReport:
+    report = EvalReport(k=10)
+    for i, ok in enumerate(keys_ok):
+        report.items.append(ItemResult(f"a{i}", "fact", 1, ok, False, 10.0, "…"))
+    for i, abstained in enumerate(abstained_on_unanswerable):
+        report.items.append(ItemResult(f"u{i}", "unanswerable", None, False, abstained, 10.0, ""))
+    return report
+
+
+def test_several_splits_are_summarised_row_by_row_and_by_their_mean():
+    reports = {13: _split([True, False], [True]), 21: _split([True, True], [False])}
+    means = split_means(reports)
+    assert means == {
+        "answer_key_accuracy": 0.75,
+        "abstention_accuracy": 0.5,
+        "false_abstention_rate": 0.0,
+    }
+    rows = splits_table(reports).splitlines()
+    assert rows[1].split() == ["13", "0.500", "1.000", "0.000"]
+    assert rows[2].split() == ["21", "1.000", "0.000", "0.000"]
+    assert rows[3].split() == ["media", "0.750", "0.500", "0.000"]
+
+
+def test_a_metric_no_split_can_measure_has_no_mean():
+    means = split_means({13: _split([True], []), 21: _split([False], [])})
+    assert means["answer_key_accuracy"] == 0.5
+    assert means["abstention_accuracy"] is None

@@ -166,6 +166,16 @@ def test_cross_validation_scores_every_example_once_out_of_fold():
     assert metrics["answer_key_accuracy"] == 1.0 and metrics["abstention_accuracy"] == 1.0
 
 
+def test_each_split_seed_deals_the_folds_its_own_way_and_scores_every_example_once():
+    examples = _examples()
+    assert folds_of(examples, 3, 21) != folds_of(examples, 3, 34)
+    for seed in (21, 34):
+        report = cross_validate(
+            examples, k=3, fit=lambda part: fit_policy(part, inner_folds=3), seed=seed
+        )
+        assert sorted(i.id for i in report.items) == sorted(e.item["id"] for e in examples)
+
+
 def test_folds_are_stratified_and_reproducible():
     examples = _examples()
     fold = folds_of(examples, 3)
